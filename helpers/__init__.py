@@ -1,0 +1,1 @@
+"""Track LangChain runs in Amazon SageMaker Experiments, on AWS or fully offline."""
