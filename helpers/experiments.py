@@ -1,0 +1,76 @@
+"""One place to get a SageMaker Session (AWS or the local stand-in) and the SDK's experiment classes.
+
+The classes come from SageMaker SDK v3 (``sagemaker.core``) and fall back to SDK v2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import boto3
+
+try:  # SageMaker Python SDK v3
+    from sagemaker.core.analytics import ExperimentAnalytics
+    from sagemaker.core.experiments.run import Run, list_runs, load_run
+    from sagemaker.core.helper.session_helper import Session
+
+    SDK_MAJOR = 3
+except ImportError:  # SageMaker Python SDK v2
+    from sagemaker.analytics import ExperimentAnalytics
+    from sagemaker.experiments.run import Run, list_runs, load_run
+    from sagemaker.session import Session
+
+    SDK_MAJOR = 2
+
+from .local_sagemaker import LocalSageMaker
+
+__all__ = [
+    "ExperimentAnalytics", "Run", "Session", "list_runs", "load_run",
+    "open_session", "local_backend", "SDK_MAJOR",
+]
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "local", "aws")
+_TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+
+
+def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None, region: str | None = None) -> Session:
+    """A real SageMaker Session: on AWS ("aws"), on the offline stand-in ("local"), or whichever fits ("auto")."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    reason = f"mode={mode!r}"
+    if mode == "auto":
+        override = os.environ.get("SAGEMAKER_BACKEND", "").strip().lower()
+        if override and override != "auto":
+            if override not in MODES:
+                raise ValueError(
+                    f"SAGEMAKER_BACKEND must be one of {', '.join(MODES)}; got {override!r}."
+                )
+            mode, reason = override, "SAGEMAKER_BACKEND is set"
+        elif boto3.Session().get_credentials() is not None:
+            mode, reason = "aws", "boto3 found AWS credentials"
+        else:
+            mode, reason = "local", "boto3 found no AWS credentials"
+    if mode == "aws":
+        boto_session = boto3.Session(region_name=region) if region else boto3.Session()
+        log.info("SageMaker backend: aws (%s), region %s.", reason, boto_session.region_name)
+        return Session(boto_session=boto_session)
+    directory = Path(local_dir or os.environ.get("SAGEMAKER_LOCAL_DIR") or ".sagemaker-local").resolve()
+    region = region or "us-east-1"
+    backend = LocalSageMaker(directory, region)
+    boto_session = boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=region
+    )
+    backend.attach(boto_session)
+    session = Session(boto_session=boto_session, sagemaker_config=_TELEMETRY_OFF)
+    session._local_sagemaker = backend
+    log.info("SageMaker backend: local stand-in in %s (%s).", directory, reason)
+    return session
+
+
+def local_backend(session) -> LocalSageMaker | None:
+    """The stand-in behind a local session, or None for a session on AWS."""
+    return getattr(session, "_local_sagemaker", None)
