@@ -1,0 +1,59 @@
+"""Removes secrets before anything is written: sensitive keys, key-shaped strings, known secret values."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+_SENSITIVE_KEY = re.compile(
+    r"api[_-]?key|secret|passw(or)?d|authorization|credential|private[_-]?key"
+    r"|(access|session|auth|bearer|refresh|id)[_-]?token|^token$|^x-api-key$",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(
+    r"sk-[A-Za-z0-9_\-]{16,}"            # OpenAI keys
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"     # AWS access key ids
+    r"|\b[0-9a-f]{64}\b"                  # SerpAPI keys
+)
+_SECRET_ENV_VARS = (
+    "OPENAI_API_KEY", "SERPAPI_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+)
+
+
+class Redactor:
+    """Callable that returns a copy of JSON-safe data with secrets replaced by [REDACTED]."""
+
+    def __init__(self, mask: Callable[[Any], Any] | None = None):
+        self.mask = mask
+        self._known = sorted(
+            (v for name in _SECRET_ENV_VARS if len(v := os.environ.get(name, "")) >= 8),
+            key=len,
+            reverse=True,
+        )
+
+    def __call__(self, data: Any) -> Any:
+        data = self._walk(data)
+        return self.mask(data) if self.mask is not None else data
+
+    def _walk(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                k: REDACTED if _SENSITIVE_KEY.search(str(k)) and v not in (None, "") else self._walk(v)
+                for k, v in data.items()
+            }
+        if isinstance(data, list):
+            return [self._walk(v) for v in data]
+        if isinstance(data, str):
+            return self.redact_text(data)
+        return data
+
+    def redact_text(self, text: str) -> str:
+        for secret in self._known:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _SECRET_VALUE.sub(REDACTED, text)

@@ -1,0 +1,84 @@
+"""An append-only JSON Lines file on disk that holds a run's spans until the upload is confirmed.
+
+A meta.json beside it names the run, so a spool left by a killed process can be uploaded later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+TRACE_FILE = "langchain-trace.jsonl"
+META_FILE = "meta.json"
+
+
+def default_spool_dir() -> Path:
+    return Path(os.environ.get("SAGEMAKER_TRACE_SPOOL_DIR") or ".trace-spool").resolve()
+
+
+class Spool:
+    """Buffered appends (no fsync per span); flush() before every upload."""
+
+    def __init__(self, spool_dir: Path, meta: dict):
+        base = meta.get("trial_component_name") or "run"
+        self.directory = Path(spool_dir) / f"{base}-{uuid.uuid4().hex[:8]}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / TRACE_FILE
+        self.meta_path = self.directory / META_FILE
+        self.meta = {**meta, "pid": os.getpid(), "created": time.time(), "uploaded_bytes": 0}
+        self._write_meta()
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the spool
+        self._lock = threading.Lock()
+        self.lines = 0
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self.lines += 1
+
+    def flush(self) -> int:
+        """Write buffered spans to disk; returns the file size."""
+        with self._lock:
+            self._file.flush()
+            return self.path.stat().st_size
+
+    def mark_uploaded(self, size: int) -> None:
+        self.meta["uploaded_bytes"] = size
+        self._write_meta()
+
+    def _write_meta(self) -> None:
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.meta))
+        os.replace(tmp, self.meta_path)
+
+
+def pending_spools(spool_dir: Path) -> list[tuple[Path, dict]]:
+    """Spools whose last bytes never reached the run, written by processes no longer alive."""
+    found = []
+    for meta_path in sorted(Path(spool_dir).glob(f"*/{META_FILE}")):
+        try:
+            meta = json.loads(meta_path.read_text())
+            trace = meta_path.parent / TRACE_FILE
+            size = trace.stat().st_size
+        except (OSError, json.JSONDecodeError):
+            continue
+        if size > meta.get("uploaded_bytes", 0) and not _alive(meta.get("pid")):
+            found.append((trace, meta))
+    return found
+
+
+def _alive(pid) -> bool:
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
