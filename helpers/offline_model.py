@@ -1,0 +1,198 @@
+"""A deterministic offline model: no key, no network; it says it is offline and can call tools.
+
+Token counts are approximate (about 4 characters a token), and are marked as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, BaseLLM
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, Generation, LLMResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+PREFIX = "[offline model]"
+MODEL_NAME = "offline-deterministic"
+
+_OPENERS = [
+    "Here is a thought on",
+    "A short answer about",
+    "Consider this about",
+    "An offline take on",
+]
+
+
+def approx_tokens(text: str) -> int:
+    return max(1, round(len(text) / 4))
+
+
+def _usage(prompt: str, answer: str) -> dict[str, int]:
+    inp, out = approx_tokens(prompt), approx_tokens(answer)
+    return {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
+
+
+def compose_text(prompt: str, temperature: float) -> str:
+    """The same prompt and temperature always give the same text."""
+    digest = int(hashlib.sha256(f"{prompt}|{temperature:.3f}".encode()).hexdigest(), 16)
+    lines = [line.strip() for line in prompt.strip().splitlines() if line.strip()]
+    subject = lines[0] if lines else "your prompt"
+    if len(lines) > 1:
+        subject = next((ln for ln in reversed(lines) if not ln.endswith(":")), lines[-1])
+    subject = subject[:160]
+    opener = _OPENERS[digest % len(_OPENERS)]
+    extra = " It would say more with a real model." if temperature >= 0.5 else ""
+    return f"{PREFIX} {opener} \"{subject}\".{extra}"
+
+
+def _number_after(pattern: str, text: str) -> str | None:
+    match = re.search(pattern, text, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def plan_next_step(question: str, observations: list[str], tool_names: list[str]) -> tuple[str, str] | str:
+    """The agent's next move: (tool, input) to call a tool, or the final answer text."""
+    search = next((t for t in tool_names if "search" in t.lower()), None)
+    calc = next((t for t in tool_names if "calc" in t.lower() or "math" in t.lower()), None)
+    if search and not observations:
+        return search, question.split("?")[0].strip() or question
+    exponent = _number_after(r"power of\s*([0-9.]+)", question)
+    if calc and exponent and len(observations) == 1:
+        age = _number_after(r"\b(\d{2,3}) years? old", observations[0]) or _number_after(r"\b(\d{2,3})\b", observations[0])
+        if age:
+            return calc, f"{age} ** {exponent.rstrip('.')}"
+    found = observations[0] if observations else "I have no search results."
+    answer = f"{PREFIX} {found}"
+    if len(observations) > 1:
+        answer += f" Raised to the power of {exponent}, the age gives {observations[1]}."
+    return answer
+
+
+class OfflineChatModel(BaseChatModel):
+    """Chat model that answers deterministically, calls bound tools, streams, and reports usage."""
+
+    model_name: str = MODEL_NAME
+    temperature: float = 0.1
+    max_tokens: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "offline"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "temperature": self.temperature, "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop=None, **kwargs):
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "offline"
+        params["ls_model_name"] = self.model_name
+        return params
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any):
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _reply(self, messages: list[BaseMessage], tools: list[dict] | None) -> AIMessage:
+        prompt = "\n".join(str(m.content) for m in messages)
+        last_human = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+        meta = {"model_name": self.model_name, "finish_reason": "stop", "token_usage_approximate": True}
+        if tools and last_human is not None:
+            question = str(messages[last_human].content)
+            observations = [str(m.content) for m in messages[last_human + 1 :] if isinstance(m, ToolMessage)]
+            step = plan_next_step(question, observations, [t["function"]["name"] for t in tools])
+            if isinstance(step, tuple):
+                name, arg = step
+                tool = next(t for t in tools if t["function"]["name"] == name)
+                arg_name = next(iter(tool["function"]["parameters"].get("properties", {})), "query")
+                call_id = "call_" + hashlib.sha256(f"{name}{arg}{len(observations)}".encode()).hexdigest()[:12]
+                return AIMessage(
+                    content="",
+                    tool_calls=[{"name": name, "args": {arg_name: arg}, "id": call_id, "type": "tool_call"}],
+                    usage_metadata=_usage(prompt, json.dumps({arg_name: arg})),
+                    response_metadata={**meta, "finish_reason": "tool_calls"},
+                )
+            return AIMessage(content=step, usage_metadata=_usage(prompt, step), response_metadata=meta)
+        text = compose_text(prompt, self.temperature)
+        return AIMessage(content=text, usage_metadata=_usage(prompt, text), response_metadata=meta)
+
+    def _generate(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs) -> ChatResult:
+        message = self._reply(messages, kwargs.get("tools"))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs) -> Iterator[ChatGenerationChunk]:
+        message = self._reply(messages, kwargs.get("tools"))
+        if message.tool_calls:
+            yield ChatGenerationChunk(message=AIMessageChunk(
+                content="", tool_call_chunks=[{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": 0}
+                                              for c in message.tool_calls],
+                usage_metadata=message.usage_metadata, response_metadata=message.response_metadata))
+            return
+        words = re.findall(r"\S+\s*", message.content)
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            chunk = ChatGenerationChunk(message=AIMessageChunk(
+                content=word,
+                usage_metadata=message.usage_metadata if last else None,
+                response_metadata=message.response_metadata if last else {},
+            ))
+            if run_manager:
+                run_manager.on_llm_new_token(word, chunk=chunk)
+            yield chunk
+
+
+class OfflineLLM(BaseLLM):
+    """Completion model twin of OfflineChatModel; follows ReAct prompts for classic agents."""
+
+    model_name: str = MODEL_NAME
+    temperature: float = 0.1
+    max_tokens: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "offline"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "temperature": self.temperature, "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop=None, **kwargs):
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "offline"
+        params["ls_model_name"] = self.model_name
+        return params
+
+    def _complete(self, prompt: str) -> str:
+        if "Action Input:" in prompt and "Thought:" in prompt:
+            return _react_step(prompt)
+        return compose_text(prompt, self.temperature)
+
+    def _generate(self, prompts: list[str], stop=None, run_manager=None, **kwargs) -> LLMResult:
+        generations, usage = [], {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        for prompt in prompts:
+            text = self._complete(prompt)
+            u = _usage(prompt, text)
+            usage["prompt_tokens"] += u["input_tokens"]
+            usage["completion_tokens"] += u["output_tokens"]
+            usage["total_tokens"] += u["total_tokens"]
+            generations.append([Generation(text=text, generation_info={"finish_reason": "stop"})])
+        return LLMResult(generations=generations, llm_output={
+            "token_usage": usage, "model_name": self.model_name, "token_usage_approximate": True})
+
+
+def _react_step(prompt: str) -> str:
+    tools_line = _number_after(r"one of \[([^\]]*)\]", prompt) or ""
+    tool_names = [t.strip() for t in tools_line.split(",") if t.strip()]
+    # The format instructions mention Question/Observation too: read only after the last question.
+    scratch = prompt[prompt.rfind("Question:") :]
+    question = (_number_after(r"Question:\s*(.+)", scratch) or "").strip()
+    observations = [o.strip() for o in re.findall(r"Observation:\s*(.+)", scratch)]
+    step = plan_next_step(question, observations, tool_names)
+    if isinstance(step, tuple):
+        return f"Thought: I should use {step[0]}.\nAction: {step[0]}\nAction Input: {step[1]}"
+    return f"Thought: I now know the final answer.\nFinal Answer: {step}"
