@@ -315,7 +315,7 @@ def _compare(op: str, values: list, target):
         return all(str(v).lower() != str(target).lower() for v in values)
     for v in values:
         sv, st = str(v).lower(), str(target).lower()
-        if op == "Equals" and sv == st:
+        if op == "Equals" and str(v) == str(target):
             return True
         if op == "Contains" and st in sv:
             return True
