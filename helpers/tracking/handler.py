@@ -43,7 +43,8 @@ class SageMakerCallbackHandler(BaseTracer):
     def __init__(self, run, *, artifact_name: str = ARTIFACT_NAME, max_field_chars: int = 20_000,
                  mask=None, spool_dir: str | os.PathLike | None = None,
                  log_hyperparameters: bool = True, **kwargs: Any):
-        super().__init__(**kwargs)
+        # "original+chat" makes BaseTracer record chat models as messages, not flattened prompts.
+        super().__init__(_schema_format="original+chat", **kwargs)
         if not hasattr(run, "log_file"):
             raise TypeError(
                 f"SageMakerCallbackHandler needs a SageMaker Run (from `with Run(...) as run`), got {type(run).__name__}."

@@ -53,12 +53,23 @@ def hyperparameters(params: dict[str, Any]) -> dict[str, str | int | float]:
     return out
 
 
+def plain_message(message: Any) -> Any:
+    """A message dict without LangChain's serialization envelope ({"lc", "id", "kwargs"})."""
+    if isinstance(message, dict) and "lc" in message and isinstance(message.get("kwargs"), dict):
+        kind = (message.get("id") or ["message"])[-1]
+        role = kind.replace("MessageChunk", "").replace("Message", "").lower() or "message"
+        return {"type": role, **message["kwargs"]}
+    return message
+
+
 def _generations(outputs: dict | None) -> list[dict]:
     gens = (outputs or {}).get("generations") or []
-    return [g for batch in gens for g in (batch if isinstance(batch, list) else [batch]) if isinstance(g, dict)]
+    flat = [g for batch in gens for g in (batch if isinstance(batch, list) else [batch]) if isinstance(g, dict)]
+    return [{**g, "message": plain_message(g["message"])} if g.get("message") else g for g in flat]
 
 
 def _message_text(message: Any) -> str:
+    message = plain_message(message)
     if isinstance(message, dict):
         content = message.get("content", message.get("kwargs", {}).get("content", ""))
     else:
@@ -69,6 +80,7 @@ def _message_text(message: Any) -> str:
 
 
 def _message_role(message: Any) -> str:
+    message = plain_message(message)
     if isinstance(message, dict):
         return message.get("type") or message.get("role") or message.get("id", ["", "message"])[-1]
     return getattr(message, "type", type(message).__name__)
