@@ -15,7 +15,6 @@ from botocore.exceptions import ReadTimeoutError
 
 from .errors import LocalServiceError, UnsupportedOperation
 from .hook import RequestRouter
-from .s3 import S3Backend, StsBackend
 from .sagemaker_api import SageMakerAPI
 from .store import Store
 from .validation import validate
@@ -23,6 +22,17 @@ from .validation import validate
 ACCOUNT_ID = "123456789012"
 
 __all__ = ["ACCOUNT_ID", "LocalSageMaker", "LocalServiceError"]
+
+
+def _storage_backends(objects_dir: Path, region: str):
+    """S3 and STS backends, imported late: they live in sibling modules maintained separately."""
+    from .s3 import S3Backend
+
+    try:
+        from .sts import StsBackend
+    except ImportError:  # older layout kept STS next to S3
+        from .s3 import StsBackend
+    return S3Backend(objects_dir, ACCOUNT_ID, region), StsBackend(ACCOUNT_ID)
 
 
 class _Fault:
@@ -39,8 +49,7 @@ class LocalSageMaker:
         self.region = region
         self.store = Store(self.local_dir / "sagemaker.db")
         self.sagemaker = SageMakerAPI(self.store, region, ACCOUNT_ID)
-        self.s3 = S3Backend(self.local_dir / "objects", ACCOUNT_ID, region)
-        self.sts = StsBackend(ACCOUNT_ID)
+        self.s3, self.sts = _storage_backends(self.local_dir / "objects", region)
         self.request_counts: Counter[str] = Counter()
         self.latency_s = 0.0
         self._faults: dict[str, _Fault] = {}

@@ -11,7 +11,6 @@ import threading
 
 from botocore.awsrequest import AWSResponse, HeadersDict
 
-from . import xml_wire
 from .errors import LocalServiceError
 
 
@@ -58,12 +57,25 @@ class RequestRouter:
         return make_response(request.url, status, headers, body)
 
 
+def _xml_wire():
+    from . import xml_wire  # late: maintained alongside the S3 backend
+
+    return xml_wire
+
+
 def _error_response(protocol: str, error: LocalServiceError, method: str):
     if protocol in ("json", "rest-json"):
         body = json.dumps({"__type": error.code, "message": error.message}).encode()
         return error.status, {"x-amzn-ErrorType": error.code, "Content-Type": "application/x-amz-json-1.1"}, body
     if method == "HEAD":
         return error.status, {}, b""
-    return error.status, {"Content-Type": "application/xml"}, xml_wire.error_body(
-        error.code, error.message, wrapped=protocol == "query"
-    )
+    return error.status, {"Content-Type": "application/xml"}, _xml_error(protocol, error)
+
+
+def _xml_error(protocol: str, error: LocalServiceError) -> bytes:
+    body = _xml_wire().error_body(error.code, error.message)
+    if protocol == "query" and b"<ErrorResponse>" not in body:
+        # the query protocol (STS) wraps the <Error> element in an <ErrorResponse>
+        head, _, rest = body.partition(b"<Error>")
+        body = head + b"<ErrorResponse><Error>" + rest + b"<RequestId>local</RequestId></ErrorResponse>"
+    return body

@@ -1,0 +1,64 @@
+"""Shared fixtures: a local SageMaker session per test, on its own stand-in folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("SAGEMAKER_TRACKING_STRICT", "1")
+for name in ("OPENAI_API_KEY", "SERPAPI_API_KEY", "OPENAI_BASE_URL"):
+    os.environ.pop(name, None)
+
+
+@pytest.fixture
+def local_dir(tmp_path) -> Path:
+    return tmp_path / "sagemaker-local"
+
+
+@pytest.fixture
+def local_session(local_dir):
+    from helpers.experiments import open_session
+
+    return open_session("local", local_dir=local_dir)
+
+
+@pytest.fixture
+def local_backend(local_session):
+    from helpers.experiments import local_backend
+
+    return local_backend(local_session)
+
+
+@pytest.fixture
+def spool_dir(tmp_path) -> Path:
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection to a non-loopback address fails the test."""
+    real_connect = socket.socket.connect
+    attempts = []
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")):
+            attempts.append(address)
+            raise OSError(f"test blocked a connection to {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    return attempts
+
+
+def run_python(code: str, cwd: Path | None = None, env: dict | None = None):
+    """Run code in a fresh interpreter (a new process reads what an earlier one stored)."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd or ROOT,
+                          env={**os.environ, **(env or {})}, timeout=300)
