@@ -176,3 +176,36 @@ def test_state_is_under_local_dir(local_session, local_backend, local_dir):
     assert (local_dir / "sagemaker.db").exists()
     assert json.loads(json.dumps(local_session.sagemaker_client.describe_experiment(ExperimentName="where"),
                                  default=str))["ExperimentName"] == "where"
+
+
+def test_graph_artifact_is_stored_with_lineage(local_session, local_backend):
+    with Run(experiment_name="exp-l", run_name="lineage", sagemaker_session=local_session) as run:
+        # the path log_confusion_matrix/log_roc_curve take once sklearn has computed the data
+        run._log_graph_artifact(artifact_name="table", data={"type": "Table", "rows": [1, 2]},
+                                graph_type="Table", is_output=True)
+    assert local_backend.request_counts["sagemaker.CreateArtifact"] == 1
+    assert local_backend.request_counts["sagemaker.AddAssociation"] == 1
+    client = local_session.sagemaker_client
+    (artifact,) = client.list_artifacts(ArtifactType="Table")["ArtifactSummaries"]
+    uri = artifact["Source"]["SourceUri"]
+    assert uri.startswith("s3://sagemaker-us-east-1-123456789012/") and uri.endswith(".json")
+    bucket, key = uri[5:].split("/", 1)
+    body = local_session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert json.loads(body)["rows"] == [1, 2]
+    with pytest.raises(ClientError) as caught:  # the SDK skips this one as "already exists"
+        client.create_artifact(ArtifactType="Table", Source={"SourceUri": uri})
+    assert "already exists" in caught.value.response["Error"]["Message"]
+
+
+def test_list_trial_components_by_experiment_and_trial(local_session):
+    for name in ("a-1", "a-2"):
+        with Run(experiment_name="exp-list", run_name=name, sagemaker_session=local_session):
+            pass
+    with Run(experiment_name="exp-else", run_name="b-1", sagemaker_session=local_session):
+        pass
+    client = local_session.sagemaker_client
+    in_experiment = client.list_trial_components(ExperimentName="exp-list")["TrialComponentSummaries"]
+    assert sorted(s["TrialComponentName"] for s in in_experiment) == ["exp-list-a-1", "exp-list-a-2"]
+    in_trial = client.list_trial_components(TrialName="Default-Run-Group-exp-else")["TrialComponentSummaries"]
+    assert [s["TrialComponentName"] for s in in_trial] == ["exp-else-b-1"]
+    assert all(s["Status"]["PrimaryStatus"] == "Completed" for s in in_experiment + in_trial)
