@@ -57,8 +57,7 @@ def _eval(node):
     raise ValueError(f"'{ast.unparse(node)}' is not allowed; use numbers, operators and {', '.join(_FUNCTIONS)}")
 
 
-@tool
-def calculator(expression: str) -> str:
+def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression such as '115 ** 1.51'. Use it for any math."""
     try:
         result = evaluate(expression)
@@ -119,6 +118,12 @@ def make_search_tool(search: str = "auto") -> BaseTool:
     return web_search
 
 
-def make_tools(search: str = "auto") -> list[BaseTool]:
-    """The scenario-3 tools: [web_search, calculator]."""
-    return [make_search_tool(search), calculator]
+calculator = tool("calculator")(calculate)
+
+
+def make_tools(search: str = "auto", callbacks: list | None = None) -> list[BaseTool]:
+    """Fresh scenario-3 tools, [web_search, calculator], with callbacks (as the seed's load_tools took)."""
+    tools = [make_search_tool(search), tool("calculator")(calculate)]
+    for each in tools:
+        each.callbacks = callbacks
+    return tools

@@ -10,6 +10,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import traceback
 import weakref
 from pathlib import Path
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 ARTIFACT_NAME = "langchain-trace"
 # A BatchPutMetrics request carries at most 10 values: 6 totals + 4 latencies keep it to one per upload.
 _LATENCIES_PER_UPLOAD = 4
+
+
+def _session_of(run):
+    """The SageMaker Session behind a Run (v2 and v3 keep it on the trial component)."""
+    return getattr(run, "sagemaker_session", None) or run._trial_component.sagemaker_session
 
 
 def _strict() -> bool:
@@ -65,6 +71,8 @@ class SageMakerCallbackHandler(BaseTracer):
         self._totals = {"llm_calls": 0, "tool_calls": 0, "errors": 0,
                         "input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         self._latencies: list[float] = []
+        self._trace_uri: str | None = None
+        self._s3 = None
         tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
         self.spool = Spool(
             Path(spool_dir) if spool_dir else default_spool_dir(),
@@ -161,6 +169,7 @@ class SageMakerCallbackHandler(BaseTracer):
 
     def _upload_once(self, all_metrics: bool = False) -> bool:
         size = self.spool.flush()
+        latencies: list[float] = []
         try:
             with self._lock:
                 params = {k: v for k, v in self._params.items() if self._params_logged.get(k) != v}
@@ -168,16 +177,13 @@ class SageMakerCallbackHandler(BaseTracer):
                 take = len(self._latencies) if all_metrics else _LATENCIES_PER_UPLOAD
                 latencies, self._latencies = self._latencies[:take], self._latencies[take:]
             if params:
-                self.run.log_parameters(params)
+                self.run.log_parameters(params)  # saved with the trial component, no request now
                 self._params_logged.update(params)
-            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type="application/jsonl")
-            for name, value in totals.items():
-                self.run.log_metric(name=name, value=value)
-            for value in latencies:
-                self.run.log_metric(name="llm_latency_ms", value=value)
+            self._put_trace()
+            self._put_metrics(totals, latencies)
         except Exception as error:
             with self._lock:
-                self._latencies[:0] = latencies if "latencies" in locals() else []
+                self._latencies[:0] = latencies
             self._dirty = True
             if self.raise_error:
                 raise
@@ -190,14 +196,43 @@ class SageMakerCallbackHandler(BaseTracer):
         self.spool.mark_uploaded(size)
         return True
 
+    def _put_trace(self) -> None:
+        """The first upload registers the artifact with log_file; later ones overwrite it with one PutObject."""
+        if self._trace_uri is None:
+            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type="application/jsonl")
+            artifact = getattr(self.run, "_trial_component", None)
+            artifact = getattr(artifact, "output_artifacts", {}).get(self.artifact_name)
+            self._trace_uri = getattr(artifact, "value", None) or ""
+            return
+        if not self._trace_uri.startswith("s3://"):
+            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type="application/jsonl")
+            return
+        bucket, _, key = self._trace_uri[5:].partition("/")
+        if self._s3 is None:
+            self._s3 = _session_of(self.run).boto_session.client("s3")
+        self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": "application/jsonl"})
+
+    def _put_metrics(self, totals: dict, latencies: list[float]) -> None:
+        """Totals and LLM latencies in BatchPutMetrics requests of at most 10 values (the API's limit)."""
+        now = time.time()
+        data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in totals.items()]
+        data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in latencies]
+        client = getattr(_session_of(self.run), "sagemaker_metrics_client", None)
+        tc_name = self.spool.meta.get("trial_component_name")
+        if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
+            for item in data:
+                self.run.log_metric(name=item["MetricName"], value=item["Value"])
+            return
+        for start in range(0, len(data), 10):
+            response = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=data[start : start + 10])
+            if response.get("Errors"):
+                raise RuntimeError(f"BatchPutMetrics rejected {len(response['Errors'])} values: {response['Errors'][0]}")
+
     def flush_tracker(self) -> None:
         """Upload everything recorded so far, with every pending metric value."""
         with self._upload_lock:
-            if not self._upload_once(all_metrics=True):
-                return
-            while self._latencies:
-                if not self._upload_once(all_metrics=True):
-                    return
+            self._dirty = False
+            self._upload_once(all_metrics=True)
 
     def __deepcopy__(self, memo=None):
         return self

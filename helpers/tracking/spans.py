@@ -48,7 +48,10 @@ def hyperparameters(params: dict[str, Any]) -> dict[str, str | int | float]:
             value = str(value).lower()
         elif isinstance(value, list | tuple):
             value = ",".join(map(str, value))
-        if isinstance(value, str | int | float) and value is not None:
+        if isinstance(value, str):
+            # SageMaker parameter values match '.*' without newlines, and hold 2,500 characters.
+            value = value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")[:2500]
+        if isinstance(value, str | int | float):
             out[key] = value
     return out
 
