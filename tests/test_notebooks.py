@@ -1,0 +1,149 @@
+"""Executes every notebook with papermill against the local stand-in, then checks what was recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.experiments import ExperimentAnalytics, open_session
+
+pytestmark = pytest.mark.notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENT = "notebook-test-exp"
+
+
+@pytest.fixture(scope="module")
+def notebooks() -> dict[str, Path]:
+    return {p.stem.split("_", 1)[0]: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+
+
+@pytest.fixture(scope="module")
+def executed(notebooks, tmp_path_factory):
+    """Runs 01-04 once for the module, in order, into one experiment."""
+    import papermill
+
+    out = tmp_path_factory.mktemp("executed")
+    local_dir = out / "sagemaker-local"
+    results = {}
+    for key in ("01", "02", "03", "04"):
+        params = {"experiment_name": EXPERIMENT, "backend": "local", "local_dir": str(local_dir)}
+        if key != "04":
+            params["llm_provider"] = "offline"
+        target = out / notebooks[key].name
+        papermill.execute_notebook(str(notebooks[key]), str(target), parameters=params,
+                                   cwd=str(notebooks[key].parent), kernel_name="python3", progress_bar=False)
+        results[key] = target
+    return results, open_session("local", local_dir=local_dir)
+
+
+def trace(session, run_name):
+    tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-{run_name}")
+    assert tc["Status"]["PrimaryStatus"] == "Completed"
+    assert list(tc["OutputArtifacts"]) == ["langchain-trace"]
+    bucket, key = tc["OutputArtifacts"]["langchain-trace"]["Value"][5:].split("/", 1)
+    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def outputs_text(path: Path) -> str:
+    import nbformat
+
+    book = nbformat.read(path, as_version=4)
+    return "\n".join(
+        str(o.get("text") or o.get("data", {}).get("text/plain") or o.get("data", {}).get("text/html") or "")
+        for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+
+
+def test_scenario_1_records_the_seed_prompt_and_the_answer(executed):
+    results, session = executed
+    spans = trace(session, "run-scenario-1")
+    llm = [s for s in spans if s["kind"] == "llm"]
+    assert len(llm) == 1 and llm[0]["input_text"] == "tell me a joke about fish"
+    assert llm[0]["output_text"].startswith("[offline model]")
+    assert llm[0]["output_text"] in outputs_text(results["01"])
+
+
+def test_scenario_2_chains_two_llm_calls(executed):
+    _, session = executed
+    spans = trace(session, "run-scenario-2")
+    llm = [s for s in spans if s["kind"] == "llm"]
+    assert len(llm) == 2
+    assert "Title: documentary about good video games that push the boundary of game design" in llm[0]["input_text"]
+    assert f"Play Synopsis: {llm[0]['output_text']}" in llm[1]["input_text"]
+    root = next(s for s in spans if s["parent_id"] is None)
+    assert root["output_text"] == llm[1]["output_text"]
+
+
+def test_scenario_3_agent_calls_both_tools_and_answers(executed):
+    results, session = executed
+    spans = trace(session, "run-scenario-3")
+    tools = [s for s in spans if s["kind"] == "tool"]
+    assert [t["name"] for t in tools] == ["web_search", "calculator"]
+    assert "offline search snapshot" in tools[0]["output_text"] and tools[1]["output_text"] == "1293.16"
+    final = [s for s in spans if s["kind"] == "chat_model"][-1]["output_text"]
+    assert "1293.16" in final and final in outputs_text(results["03"])
+
+
+def test_parameters_and_metrics_are_in_the_experiment(executed):
+    _, session = executed
+    frame = ExperimentAnalytics(experiment_name=EXPERIMENT, sagemaker_session=session).dataframe()
+    rows = {r["DisplayName"].removeprefix(f"{EXPERIMENT}-"): r for _, r in frame.iterrows()}
+    assert set(rows) == {"run-scenario-1", "run-scenario-2", "run-scenario-3"}
+    for name, calls in (("run-scenario-1", 1), ("run-scenario-2", 2), ("run-scenario-3", 3)):
+        assert rows[name]["temperature"] == 0.1 and rows[name]["model_name"] == "offline-deterministic"
+        assert rows[name]["llm_calls - Last"] == calls
+    assert rows["run-scenario-3"]["tool_calls - Last"] == 2
+
+
+def test_compare_notebook_shows_every_run(executed):
+    results, _ = executed
+    text = outputs_text(results["04"])
+    for name in ("run-scenario-1", "run-scenario-2", "run-scenario-3"):
+        assert name in text
+    assert "trace_status" in text and "Figure" in text
+
+
+def test_a_rejected_key_fails_the_run_with_one_clear_message(notebooks, tmp_path, monkeypatch):
+    """The OpenAI client really runs, against a loopback server that answers 401."""
+    import http.server
+    import threading
+
+    import papermill
+
+    class Reject(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Reject)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = "sk-test-" + "x" * 40
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    local_dir = tmp_path / "sagemaker-local"
+    target = tmp_path / "01.ipynb"
+    try:
+        with pytest.raises(papermill.PapermillExecutionError) as raised:
+            papermill.execute_notebook(str(notebooks["01"]), str(target), cwd=str(notebooks["01"].parent),
+                                       parameters={"experiment_name": EXPERIMENT, "backend": "local",
+                                                   "local_dir": str(local_dir), "llm_provider": "openai",
+                                                   "run_name": "bad-key"},
+                                       kernel_name="python3", progress_bar=False)
+    finally:
+        server.shutdown()
+    assert raised.value.ename == "ProviderError" and "OPENAI_API_KEY was rejected" in raised.value.evalue
+    assert secret not in target.read_text()
+    session = open_session("local", local_dir=local_dir)
+    tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-bad-key")
+    assert tc["Status"]["PrimaryStatus"] == "Failed"
