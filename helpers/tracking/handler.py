@@ -38,7 +38,10 @@ def _session_of(run):
 
 def _strict() -> bool:
     """Under test, tracking faults are raised so tests see them; users only get a warning."""
-    return os.environ.get("SAGEMAKER_TRACKING_STRICT") == "1" or "PYTEST_CURRENT_TEST" in os.environ
+    flag = os.environ.get("SAGEMAKER_TRACKING_STRICT")
+    if flag is not None:
+        return flag == "1"
+    return bool(os.environ.get("PYTEST_CURRENT_TEST"))
 
 
 class SageMakerCallbackHandler(BaseTracer):

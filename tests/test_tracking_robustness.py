@@ -1,0 +1,116 @@
+"""Tracking under bad input, crashes and volume: never raises, loses nothing, stays bounded."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import textwrap
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.documents import Document
+from langchain_core.runnables import RunnableLambda
+
+from helpers.experiments import Run
+from helpers.tracking import SageMakerCallbackHandler, upload_pending_spools
+from helpers.tracking.redact import Redactor
+from helpers.tracking.serialize import to_jsonable
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_any_value_serializes_to_strict_json(value):
+    out = Redactor()(to_jsonable(value, max_chars=50))
+    json.dumps(out, allow_nan=False)
+
+
+def test_awkward_objects_serialize():
+    import numpy as np
+
+    cycle: dict = {}
+    cycle["self"] = cycle
+    value = {
+        "doc": Document(page_content="hello", metadata={"source": "x"}),
+        "nan": math.nan, "inf": -math.inf, "np": np.float32(1.5), "arr": np.arange(3),
+        "bytes": b"\x00\x01", "cycle": cycle, "big": "y" * 10_000_000, "set": {1},
+    }
+    out = to_jsonable(value, max_chars=1000)
+    assert out["doc"]["page_content"] == "hello"
+    assert out["nan"] == "nan" and out["inf"] == "-inf" and out["np"] == 1.5 and out["arr"] == [0, 1, 2]
+    assert out["cycle"]["self"].startswith("<cycle")
+    assert out["big"].endswith("[truncated 9999000 chars]") and len(out["big"]) < 1100
+    json.dumps(out, allow_nan=False)
+
+
+def _trace(session, run_name, experiment):
+    tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{experiment}-{run_name}")
+    bucket, key = tc["OutputArtifacts"]["langchain-trace"]["Value"][5:].split("/", 1)
+    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+@settings(max_examples=25, deadline=None)
+@given(payload=json_values)
+def test_fuzzed_payloads_through_a_tracked_chain(tmp_path_factory, payload):
+    from helpers.experiments import open_session
+
+    base = tmp_path_factory.mktemp("fuzz")
+    session = open_session("local", local_dir=base / "local")
+    with Run(experiment_name="fuzz", run_name="payload", sagemaker_session=session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=base / "spool", max_field_chars=200)
+        RunnableLambda(lambda x: x).invoke({"payload": payload}, config={"callbacks": [handler]})
+    spans = _trace(session, "payload", "fuzz")
+    assert len(spans) == 1 and spans[0]["status"] == "ok"
+
+
+def test_ten_thousand_events_all_reach_the_artifact(local_session, spool_dir):
+    step = RunnableLambda(lambda x: x + 1)
+
+    def many(x):
+        for _ in range(9_999):
+            x = step.invoke(x)
+        return x
+
+    with Run(experiment_name="volume", run_name="ten-k", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        assert RunnableLambda(many).invoke(0, config={"callbacks": [handler]}) == 9_999
+    spans = _trace(local_session, "ten-k", "volume")
+    assert len(spans) == 10_000
+    assert sorted(s["outputs"]["output"] for s in spans if s["parent_id"] is not None) == list(range(1, 10_000))
+
+
+def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir):
+    code = textwrap.dedent(f"""
+        import os, signal
+        from langchain_core.runnables import RunnableLambda
+        from helpers.experiments import open_session, Run, local_backend
+        from helpers.tracking import SageMakerCallbackHandler
+        s = open_session("local", local_dir={str(local_dir)!r})
+        run = Run(experiment_name="crash", run_name="killed", sagemaker_session=s).__enter__()
+        handler = SageMakerCallbackHandler(run, spool_dir={str(spool_dir)!r})
+        s.default_bucket()
+        local_backend(s).add_fault("s3.PutObject", times=None)
+        for i in range(5):
+            RunnableLambda(lambda x: x * 10).invoke(i, config={{"callbacks": [handler]}})
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "SAGEMAKER_TRACKING_STRICT": "0", "PYTEST_CURRENT_TEST": ""})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    from helpers.experiments import open_session
+
+    session = open_session("local", local_dir=local_dir)
+    uploaded = upload_pending_spools(session, spool_dir=spool_dir)
+    assert len(uploaded) == 1
+    spans = _trace(session, "killed", "crash")
+    assert [s["outputs"]["output"] for s in spans] == [0, 10, 20, 30, 40]
+    assert upload_pending_spools(session, spool_dir=spool_dir) == []  # nothing left to do
