@@ -1,0 +1,72 @@
+"""helpers.analysis against the stand-in: tidy runs, spans across runs, per-run status for bad traces."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from helpers.analysis import load_runs, load_traces, plot_runs, trace_html  # noqa: E402
+from helpers.experiments import Run  # noqa: E402
+
+EXPERIMENT = "ReadBack-Exp"  # mixed case: Run lower-cases it, ExperimentAnalytics does not
+
+
+def span(i, parent=None, kind="chain", **extra):
+    return {"schema_version": 1, "type": "span", "trace_id": "t0", "span_id": f"s{i}", "parent_id": parent,
+            "kind": kind, "name": f"step-{i}", "start_time": f"2026-01-01T00:00:0{i}+00:00",
+            "end_time": f"2026-01-01T00:00:0{i}+00:00", "latency_ms": 10.0 * (i + 1), "status": "ok",
+            "input_text": f"<in {i}>", "output_text": f"out {i}", **extra}
+
+
+def log_run(session, tmp_path, name, lines, temperature):
+    with Run(experiment_name=EXPERIMENT, run_name=name, sagemaker_session=session) as run:
+        run.log_parameters({"temperature": temperature, "model_name": "m"})
+        run.log_metric("total_tokens", 10 * temperature)
+        if lines is not None:
+            path = tmp_path / name / "langchain-trace.jsonl"
+            path.parent.mkdir()
+            path.write_text("\n".join(lines) + "\n")
+            run.log_file(str(path), name="langchain-trace")
+
+
+def test_runs_and_spans_with_bad_input_reported_per_run(local_session, tmp_path, caplog):
+    good = [json.dumps(span(0)), json.dumps(span(1, "s0", kind="llm", usage={"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}))]
+    log_run(local_session, tmp_path, "good", good, 0.1)
+    log_run(local_session, tmp_path, "damaged", [json.dumps(span(0)), '{"truncated": ', json.dumps({"type": "other"})], 0.5)
+    log_run(local_session, tmp_path, "no-trace", None, 0.9)
+
+    runs = load_runs(EXPERIMENT, sagemaker_session=local_session)
+    assert sorted(runs["run_name"]) == ["damaged", "good", "no-trace"]
+    assert {"temperature", "total_tokens", "total_tokens_max", "trace_uri"} <= set(runs.columns)
+
+    with caplog.at_level("WARNING"):
+        spans = load_traces(EXPERIMENT, sagemaker_session=local_session)
+    status = dict(spans.attrs["run_status"][["run_name", "trace_status"]].values)
+    assert status == {"good": "ok", "damaged": "skipped_lines (2)", "no-trace": "no_trace"}
+    assert "damaged" in caplog.text
+    good_spans = spans[spans["run_name"] == "good"]
+    assert good_spans["parent_id"].isna().tolist() == [True, False] and good_spans["parent_id"].iloc[1] == "s0" and good_spans["total_tokens"].iloc[1] == 7
+    assert len(spans[spans["run_name"] == "damaged"]) == 1
+
+    sequential = load_traces(EXPERIMENT, run_names=["good"], sagemaker_session=local_session, max_workers=1)
+    assert list(sequential["span_id"]) == ["s0", "s1"]
+
+    html = trace_html(spans, "good")
+    assert html.index("step-0") < html.index("step-1") and "&lt;in 1&gt;" in html and "<in 1>" not in html
+
+    fig = plot_runs(runs, metrics=("total_tokens",), by="temperature")
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == [1.0, 5.0, 9.0]
+
+
+def test_a_missing_object_is_reported_not_raised(local_session, tmp_path):
+    log_run(local_session, tmp_path, "gone", [json.dumps(span(0))], 0.1)
+    runs = load_runs(EXPERIMENT, sagemaker_session=local_session)
+    bucket, key = runs["trace_uri"][0][5:].split("/", 1)
+    local_session.boto_session.client("s3").delete_object(Bucket=bucket, Key=key)
+    spans = load_traces(EXPERIMENT, sagemaker_session=local_session)
+    assert spans.empty
+    assert spans.attrs["run_status"]["trace_status"][0] == "missing_object (NoSuchKey)"
