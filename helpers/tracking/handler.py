@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ARTIFACT_NAME = "langchain-trace"
 # A BatchPutMetrics request carries at most 10 values: 6 totals + 4 latencies keep it to one per upload.
 _LATENCIES_PER_UPLOAD = 4
+_MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default: bigger traces go multipart
 
 
 def _session_of(run):
@@ -132,6 +133,20 @@ class SageMakerCallbackHandler(BaseTracer):
         except Exception as error:
             self._fault("recording a span", error)
         super()._end_trace(run)
+        self._forget(run)
+
+    def _forget(self, run) -> None:
+        """Drop a spooled run from its parent, so memory stays flat however long the trace grows."""
+        parent = self.run_map.get(str(run.parent_run_id)) if run.parent_run_id else None
+        siblings = getattr(parent, "child_runs", None)
+        if siblings:
+            if siblings[-1] is run:
+                siblings.pop()
+            else:
+                try:
+                    siblings.remove(run)
+                except ValueError:
+                    pass
 
     def _record(self, run) -> None:
         details = self._errors.pop(str(run.id), None)
@@ -213,7 +228,10 @@ class SageMakerCallbackHandler(BaseTracer):
         bucket, _, key = self._trace_uri[5:].partition("/")
         if self._s3 is None:
             self._s3 = _session_of(self.run).boto_session.client("s3")
-        self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": "application/jsonl"})
+        if self.spool.path.stat().st_size < _MULTIPART_THRESHOLD:  # one request, no transfer threads
+            self._s3.put_object(Bucket=bucket, Key=key, Body=self.spool.path.read_bytes(), ContentType="application/jsonl")
+        else:
+            self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": "application/jsonl"})
 
     def _put_metrics(self, totals: dict, latencies: list[float]) -> None:
         """Totals and LLM latencies in BatchPutMetrics requests of at most 10 values (the API's limit)."""
