@@ -1,0 +1,29 @@
+"""The same round trip on whichever SageMaker SDK major is installed (v3 in .venv, v2 in .venv-sdk-v2)."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+
+from langchain_core.language_models.fake import FakeListLLM
+
+from helpers.experiments import SDK_MAJOR, ExperimentAnalytics, Run
+from helpers.tracking import SageMakerCallbackHandler
+
+
+def test_helpers_use_the_installed_sdk_major():
+    assert SDK_MAJOR == int(version("sagemaker").split(".")[0])
+
+
+def test_run_and_handler_round_trip(local_session, spool_dir):
+    llm = FakeListLLM(responses=["a joke about fish"])
+    with Run(experiment_name="compat-exp", run_name="compat-run", sagemaker_session=local_session) as run:
+        run.log_parameter("sdk_major", SDK_MAJOR)
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        llm.invoke("tell me a joke about fish", config={"callbacks": [handler]})
+    row = ExperimentAnalytics(experiment_name="compat-exp", sagemaker_session=local_session).dataframe().iloc[0]
+    assert row["sdk_major"] == SDK_MAJOR and row["llm_calls - Last"] == 1
+    bucket, key = row["langchain-trace - Value"][5:].split("/", 1)
+    body = local_session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    span = json.loads(body.splitlines()[0])
+    assert span["output_text"] == "a joke about fish" and span["input_text"] == "tell me a joke about fish"
