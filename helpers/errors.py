@@ -16,11 +16,23 @@ class ProviderError(RuntimeError):
 
 
 def describe(error: BaseException) -> str | None:
-    """The one-line explanation for a known provider failure, or None."""
+    """The one-line explanation for a known provider failure (or one it wraps), or None."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        message = _describe_one(error)
+        if message:
+            return message
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _describe_one(error: BaseException) -> str | None:
     name = type(error).__name__
     module = type(error).__module__ or ""
     text = str(error)
-    if module.startswith("openai"):
+    if module.startswith(("openai", "langchain_openai")):
+        name = name.removeprefix("OpenAI") if name != "OpenAIError" else name  # langchain-openai's wrappers
         if name == "AuthenticationError":
             return "OPENAI_API_KEY was rejected by the OpenAI API. Export a valid key, or use llm_provider='offline'."
         if name in ("APIConnectionError", "APITimeoutError"):
