@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
@@ -58,6 +59,7 @@ def _trace(session, run_name, experiment):
     return [json.loads(line) for line in body.splitlines()]
 
 
+@pytest.mark.drills
 @settings(max_examples=25, deadline=None)
 @given(payload=json_values)
 def test_fuzzed_payloads_through_a_tracked_chain(tmp_path_factory, payload):
@@ -72,6 +74,7 @@ def test_fuzzed_payloads_through_a_tracked_chain(tmp_path_factory, payload):
     assert len(spans) == 1 and spans[0]["status"] == "ok"
 
 
+@pytest.mark.drills
 def test_ten_thousand_events_all_reach_the_artifact(local_session, spool_dir):
     step = RunnableLambda(lambda x: x + 1)
 
@@ -88,6 +91,7 @@ def test_ten_thousand_events_all_reach_the_artifact(local_session, spool_dir):
     assert sorted(s["outputs"]["output"] for s in spans if s["parent_id"] is not None) == list(range(1, 10_000))
 
 
+@pytest.mark.drills
 def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir):
     code = textwrap.dedent(f"""
         import os, signal

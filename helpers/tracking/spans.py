@@ -141,6 +141,8 @@ def _texts(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, dict):
         if len(value) == 1:
             return _texts(next(iter(value.values())))
