@@ -6,56 +6,132 @@ The error is re-raised, so `with Run(...)` around it still records the run as Fa
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
+
+SECRET_VARIABLES = ("OPENAI_API_KEY", "SERPAPI_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                    "AWS_ACCESS_KEY_ID", "AWS_BEARER_TOKEN_BEDROCK")
+_OFFLINE_HINT = "or use llm_provider='offline'"
 
 
 class ProviderError(RuntimeError):
     """A configuration problem with a model or tool provider, said in one line."""
 
-    def _render_traceback_(self):  # IPython shows this instead of a long traceback
+    def __init__(self, message: str):
+        super().__init__(scrub_secrets(message))
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of printing the traceback: the notebook shows one line.
         return [f"{type(self).__name__}: {self}"]
+
+
+def scrub_secrets(text: str, extra: Iterable[str] = ()) -> str:
+    """text with the values of the secret environment variables (and `extra`) masked."""
+    secrets = [os.environ.get(name, "") for name in SECRET_VARIABLES] + [s for s in extra if s]
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL without user:password and query string, fit to print."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def describe(error: BaseException) -> str | None:
     """The one-line explanation for a known provider failure (or one it wraps), or None."""
     seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        message = _describe_one(error)
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        message = _describe_openai(current) or _describe_botocore(current) or _describe_requests(current)
         if message:
             return message
-        error = error.__cause__ or error.__context__
+        current = current.__cause__ or current.__context__
     return None
 
 
-def _describe_one(error: BaseException) -> str | None:
-    name = type(error).__name__
-    module = type(error).__module__ or ""
-    text = str(error)
-    if module.startswith(("openai", "langchain_openai")):
-        name = name.removeprefix("OpenAI") if name != "OpenAIError" else name  # langchain-openai's wrappers
-        if name == "AuthenticationError":
-            return "OPENAI_API_KEY was rejected by the OpenAI API. Export a valid key, or use llm_provider='offline'."
-        if name in ("APIConnectionError", "APITimeoutError"):
-            return ("Could not reach the OpenAI-compatible server (OPENAI_BASE_URL or api.openai.com). "
-                    "Check the URL and that the server is running, or use llm_provider='offline'.")
-        if name == "NotFoundError":
-            return "The OpenAI-compatible server does not know this model. Set model_name to one it serves."
-        if name == "OpenAIError" and "api_key" in text:
-            return "OPENAI_API_KEY is not set. Export it, or use llm_provider='offline'."
-    if module.startswith("botocore"):
-        if name in ("NoCredentialsError", "PartialCredentialsError"):
-            return "No AWS credentials were found for Bedrock. Configure them (aws configure, or a role), or use llm_provider='offline'."
-        if name in ("EndpointConnectionError", "ConnectTimeoutError"):
-            return "Could not reach the AWS endpoint (Bedrock). Check AWS_REGION and the network."
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-        if code in ("AccessDeniedException", "UnrecognizedClientException"):
-            return f"Bedrock refused the call ({code}). Check the credentials and enable the model for your region."
+def _describe_openai(error: BaseException) -> str | None:
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai is pinned, but the helpers import without it
+        return None
+    where = safe_url(os.environ.get("OPENAI_BASE_URL")) or "https://api.openai.com/v1"
+    if isinstance(error, openai.AuthenticationError):
+        return (f"OPENAI_API_KEY was rejected by the server at {where} (HTTP 401). "
+                f"Export a valid key, {_OFFLINE_HINT}.")
+    if isinstance(error, openai.PermissionDeniedError):
+        return f"The server at {where} refused this key access (HTTP 403). Check the key's project and permissions."
+    if isinstance(error, openai.NotFoundError):
+        return (f"The server at {where} does not serve this model (HTTP 404). "
+                "Set model_name to a model it serves.")
+    if isinstance(error, openai.RateLimitError):
+        return f"The server at {where} is rate limiting this key or it has no quota left (HTTP 429). Wait, or check billing."
+    if isinstance(error, openai.APIConnectionError):  # APITimeoutError is one too
+        return (f"Could not reach the OpenAI-compatible server at {where} (OPENAI_BASE_URL sets it). "
+                f"Check the URL and that the server is running, {_OFFLINE_HINT}.")
+    if type(error) is openai.OpenAIError and "api_key" in str(error):
+        return f"OPENAI_API_KEY is not set. Export it, {_OFFLINE_HINT}."
+    return None
+
+
+def _describe_botocore(error: BaseException) -> str | None:
+    try:
+        from botocore import exceptions as boto
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(error, boto.NoCredentialsError | boto.PartialCredentialsError):
+        return ("No AWS credentials were found for Bedrock. Configure them (aws configure, AWS_PROFILE, "
+                f"or a role), {_OFFLINE_HINT}.")
+    if isinstance(error, boto.NoRegionError):
+        return "Bedrock needs a region: set AWS_REGION (e.g. us-east-1)."
+    if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
+        endpoint = safe_url(getattr(error, "kwargs", {}).get("endpoint_url")) or "the Bedrock endpoint"
+        return (f"Could not reach the AWS Bedrock endpoint {endpoint}. Check AWS_REGION and the network, "
+                f"{_OFFLINE_HINT}.")
+    if isinstance(error, boto.ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("AccessDeniedException", "AccessDenied"):
+            return ("Bedrock denied access (AccessDeniedException). Allow bedrock:InvokeModel for these "
+                    "credentials and enable the model in the Bedrock console for this region.")
+        if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
+                    "InvalidClientTokenId", "SignatureDoesNotMatch"):
+            return (f"AWS rejected the credentials ({code}). Refresh them (AWS_PROFILE, AWS_ACCESS_KEY_ID / "
+                    f"AWS_SECRET_ACCESS_KEY, or aws sso login), {_OFFLINE_HINT}.")
+        if code == "ResourceNotFoundException" or (code == "ValidationException"
+                                                   and "model identifier" in str(error).lower()):
+            return f"Bedrock does not offer this model in this region ({code}). Set model_name or AWS_REGION."
+    return None
+
+
+def _describe_requests(error: BaseException) -> str | None:
+    try:
+        import requests
+    except ImportError:  # pragma: no cover
+        return None
+    url = getattr(getattr(error, "request", None), "url", "") or ""
+    if isinstance(error, requests.ConnectionError | requests.Timeout) and "serpapi" in url:
+        return ("Could not reach SerpAPI. Check the network, or unset SERPAPI_API_KEY to use the offline "
+                "search snapshot.")
     return None
 
 
 @contextlib.contextmanager
 def explain_errors():
-    """Re-raise known provider failures as a short ProviderError, without secrets or a deep traceback."""
+    """Re-raise known provider failures as one short ProviderError, without secrets or a deep traceback.
+
+    Unknown errors pass through unchanged.
+    """
     try:
         yield
     except ProviderError:
@@ -64,4 +140,7 @@ def explain_errors():
         message = describe(error)
         if message is None:
             raise
+        # The original is only logged at DEBUG, masked, for whoever needs the detail.
+        log.debug("%s explained as: %s (%s)", type(error).__name__, message,
+                  re.sub(r"\s+", " ", scrub_secrets(str(error)))[:500])
         raise ProviderError(message) from None

@@ -25,12 +25,14 @@ from langchain_core.outputs import (
     ChatGenerationChunk,
     ChatResult,
     Generation,
+    GenerationChunk,
     LLMResult,
 )
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 PREFIX = "[offline model]"
 MODEL_NAME = "offline-deterministic"
+CHARS_PER_TOKEN = 4
 
 _OPENERS = [
     "Here is a thought on",
@@ -41,7 +43,8 @@ _OPENERS = [
 
 
 def approx_tokens(text: str) -> int:
-    return max(1, round(len(text) / 4))
+    """About 4 characters a token: close enough to compare runs, not to bill them."""
+    return max(1, round(len(text) / CHARS_PER_TOKEN))
 
 
 def _usage(prompt: str, answer: str) -> dict[str, int]:
@@ -85,12 +88,22 @@ def plan_next_step(question: str, observations: list[str], tool_names: list[str]
     return answer
 
 
-class OfflineChatModel(BaseChatModel):
-    """Chat model that answers deterministically, calls bound tools, streams, and reports usage."""
+def shorten(text: str, stop: list[str] | None, max_tokens: int | None) -> tuple[str, str]:
+    """text cut at the first stop sequence and at about max_tokens tokens, and the finish reason."""
+    for sequence in stop or []:
+        if sequence and sequence in text:
+            text = text[: text.index(sequence)]
+    if max_tokens is not None and approx_tokens(text) > max_tokens:
+        return text[: max(1, max_tokens) * CHARS_PER_TOKEN], "length"
+    return text, "stop"
 
-    model_name: str = MODEL_NAME
-    temperature: float = 0.1
-    max_tokens: int | None = None
+
+def _is_react_prompt(prompt: str) -> bool:
+    return "Action Input:" in prompt and "Thought:" in prompt
+
+
+class _OfflineIdentity:
+    """What both offline models report about themselves, so tracking records them honestly."""
 
     @property
     def _llm_type(self) -> str:
@@ -106,46 +119,67 @@ class OfflineChatModel(BaseChatModel):
         params["ls_model_name"] = self.model_name
         return params
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any):
+
+class OfflineChatModel(_OfflineIdentity, BaseChatModel):
+    """Chat model that answers deterministically, calls bound tools, streams, and reports usage."""
+
+    model_name: str = MODEL_NAME
+    temperature: float = 0.1
+    max_tokens: int | None = None
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any):
+        # tool_choice is accepted for API parity; the planner already decides when a tool is needed.
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
-    def _reply(self, messages: list[BaseMessage], tools: list[dict] | None) -> AIMessage:
+    def _reply(self, messages: list[BaseMessage], tools: list[dict] | None, stop: list[str] | None) -> AIMessage:
         prompt = "\n".join(str(m.content) for m in messages)
         last_human = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
-        meta = {"model_name": self.model_name, "finish_reason": "stop", "token_usage_approximate": True}
+        meta = {"model_name": self.model_name, "model_provider": "offline", "token_usage_approximate": True}
         if tools and last_human is not None:
             question = str(messages[last_human].content)
             observations = [str(m.content) for m in messages[last_human + 1 :] if isinstance(m, ToolMessage)]
             step = plan_next_step(question, observations, [t["function"]["name"] for t in tools])
             if isinstance(step, tuple):
-                name, arg = step
-                tool = next(t for t in tools if t["function"]["name"] == name)
-                arg_name = next(iter(tool["function"]["parameters"].get("properties", {})), "query")
-                call_id = "call_" + hashlib.sha256(f"{name}{arg}{len(observations)}".encode()).hexdigest()[:12]
-                return AIMessage(
-                    content="",
-                    tool_calls=[{"name": name, "args": {arg_name: arg}, "id": call_id, "type": "tool_call"}],
-                    usage_metadata=_usage(prompt, json.dumps({arg_name: arg})),
-                    response_metadata={**meta, "finish_reason": "tool_calls"},
-                )
-            return AIMessage(content=step, usage_metadata=_usage(prompt, step), response_metadata=meta)
-        text = compose_text(prompt, self.temperature)
-        return AIMessage(content=text, usage_metadata=_usage(prompt, text), response_metadata=meta)
+                return self._tool_call(step, tools, len(observations), prompt, meta)
+            text = step
+        elif _is_react_prompt(prompt):
+            text = _react_step(prompt)
+        else:
+            text = compose_text(prompt, self.temperature)
+        text, finish = shorten(text, stop, self.max_tokens)
+        return AIMessage(content=text, usage_metadata=_usage(prompt, text),
+                         response_metadata={**meta, "finish_reason": finish})
+
+    def _tool_call(self, step: tuple[str, str], tools: list[dict], turn: int, prompt: str, meta: dict) -> AIMessage:
+        name, arg = step
+        spec = next(t for t in tools if t["function"]["name"] == name)
+        arg_name = next(iter(spec["function"]["parameters"].get("properties", {})), "query")
+        call_id = "call_" + hashlib.sha256(f"{name}|{arg}|{turn}".encode()).hexdigest()[:12]
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": name, "args": {arg_name: arg}, "id": call_id, "type": "tool_call"}],
+            usage_metadata=_usage(prompt, json.dumps({arg_name: arg})),
+            response_metadata={**meta, "finish_reason": "tool_calls"},
+        )
 
     def _generate(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs) -> ChatResult:
-        message = self._reply(messages, kwargs.get("tools"))
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        message = self._reply(messages, kwargs.get("tools"), stop)
+        return ChatResult(generations=[ChatGeneration(message=message)],
+                          llm_output={"model_name": self.model_name, "token_usage_approximate": True})
 
     def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None,
                 **kwargs) -> Iterator[ChatGenerationChunk]:
-        message = self._reply(messages, kwargs.get("tools"))
+        message = self._reply(messages, kwargs.get("tools"), stop)
         if message.tool_calls:
-            yield ChatGenerationChunk(message=AIMessageChunk(
-                content="", tool_call_chunks=[{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": 0}
-                                              for c in message.tool_calls],
+            chunk = ChatGenerationChunk(message=AIMessageChunk(
+                content="", tool_call_chunks=[{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"],
+                                               "index": i} for i, c in enumerate(message.tool_calls)],
                 usage_metadata=message.usage_metadata, response_metadata=message.response_metadata))
+            if run_manager:
+                run_manager.on_llm_new_token("", chunk=chunk)
+            yield chunk
             return
-        words = re.findall(r"\S+\s*", message.content)
+        words = _words(message.content)
         for i, word in enumerate(words):
             last = i == len(words) - 1
             chunk = ChatGenerationChunk(message=AIMessageChunk(
@@ -158,43 +192,48 @@ class OfflineChatModel(BaseChatModel):
             yield chunk
 
 
-class OfflineLLM(BaseLLM):
+class OfflineLLM(_OfflineIdentity, BaseLLM):
     """Completion model twin of OfflineChatModel; follows ReAct prompts for classic agents."""
 
     model_name: str = MODEL_NAME
     temperature: float = 0.1
     max_tokens: int | None = None
 
-    @property
-    def _llm_type(self) -> str:
-        return "offline"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "temperature": self.temperature, "max_tokens": self.max_tokens}
-
-    def _get_ls_params(self, stop=None, **kwargs):
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "offline"
-        params["ls_model_name"] = self.model_name
-        return params
-
-    def _complete(self, prompt: str) -> str:
-        if "Action Input:" in prompt and "Thought:" in prompt:
-            return _react_step(prompt)
-        return compose_text(prompt, self.temperature)
+    def _complete(self, prompt: str, stop: list[str] | None) -> tuple[str, str]:
+        text = _react_step(prompt) if _is_react_prompt(prompt) else compose_text(prompt, self.temperature)
+        return shorten(text, stop, self.max_tokens)
 
     def _generate(self, prompts: list[str], stop=None, run_manager=None, **kwargs) -> LLMResult:
         generations, usage = [], {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         for prompt in prompts:
-            text = self._complete(prompt)
+            text, finish = self._complete(prompt, stop)
             u = _usage(prompt, text)
             usage["prompt_tokens"] += u["input_tokens"]
             usage["completion_tokens"] += u["output_tokens"]
             usage["total_tokens"] += u["total_tokens"]
-            generations.append([Generation(text=text, generation_info={"finish_reason": "stop"})])
+            generations.append([Generation(text=text, generation_info={"finish_reason": finish})])
         return LLMResult(generations=generations, llm_output={
             "token_usage": usage, "model_name": self.model_name, "token_usage_approximate": True})
+
+    def _stream(self, prompt: str, stop=None, run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs) -> Iterator[GenerationChunk]:
+        text, finish = self._complete(prompt, stop)
+        words = _words(text)
+        for i, word in enumerate(words):
+            info = None
+            if i == len(words) - 1:
+                u = _usage(prompt, text)
+                info = {"finish_reason": finish, "token_usage_approximate": True, "token_usage": {
+                    "prompt_tokens": u["input_tokens"], "completion_tokens": u["output_tokens"],
+                    "total_tokens": u["total_tokens"]}}
+            chunk = GenerationChunk(text=word, generation_info=info)
+            if run_manager:
+                run_manager.on_llm_new_token(word, chunk=chunk)
+            yield chunk
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\s*\S+\s*", text) or [text]
 
 
 def _react_step(prompt: str) -> str:

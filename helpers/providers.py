@@ -1,4 +1,7 @@
-"""One place that decides the model provider: offline, OpenAI (or compatible), or Bedrock."""
+"""One place that decides the model provider: offline, OpenAI (or an OpenAI-compatible server), or Bedrock.
+
+make_model returns a LangChain chat model or completion LLM; the notebooks never build models themselves.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import logging
 import os
 from typing import Any
 
-from .errors import ProviderError
+from .errors import ProviderError, safe_url
 from .offline_model import OfflineChatModel, OfflineLLM
 
 log = logging.getLogger(__name__)
@@ -14,7 +17,7 @@ log = logging.getLogger(__name__)
 PROVIDERS = ("auto", "offline", "openai", "bedrock")
 KINDS = ("chat", "completion")
 DEFAULT_MODELS = {
-    ("openai", "completion"): "gpt-3.5-turbo-instruct",
+    ("openai", "completion"): "gpt-3.5-turbo-instruct",  # the seed notebook's model
     ("openai", "chat"): "gpt-4o-mini",
     ("bedrock", "chat"): "anthropic.claude-3-haiku-20240307-v1:0",
     ("bedrock", "completion"): "anthropic.claude-3-haiku-20240307-v1:0",
@@ -22,7 +25,7 @@ DEFAULT_MODELS = {
 
 
 def resolve_provider(provider: str = "auto") -> str:
-    """'auto' is openai when OPENAI_API_KEY is set, otherwise offline."""
+    """The concrete provider: 'auto' is openai when OPENAI_API_KEY is set, otherwise offline."""
     if provider not in PROVIDERS:
         raise ValueError(f"llm_provider must be one of {', '.join(PROVIDERS)}; got {provider!r}.")
     if provider != "auto":
@@ -34,27 +37,43 @@ def resolve_provider(provider: str = "auto") -> str:
 
 def make_model(provider: str = "auto", *, kind: str = "chat", model_name: str | None = None,
                temperature: float = 0.1, callbacks: list | None = None, **hparams: Any):
-    """A LangChain chat model or completion LLM from the chosen provider."""
+    """A LangChain chat model (kind="chat") or completion LLM (kind="completion") from the provider.
+
+    Extra hparams (max_tokens, max_retries, timeout, ...) go to the model class unchanged.
+    Bedrock has no completion models in its Converse API, so both kinds give ChatBedrockConverse there.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}.")
     provider = resolve_provider(provider)
     common = {"temperature": temperature, "callbacks": callbacks, **hparams}
     if provider == "offline":
-        # The offline model records its own name, so runs never pretend to be a real model.
         cls = OfflineChatModel if kind == "chat" else OfflineLLM
-        return cls(**common)
+        # The offline model keeps its own name unless asked, so runs never pretend to be a real model.
+        return cls(**common, **({"model_name": model_name} if model_name else {}))
     model_name = model_name or DEFAULT_MODELS[(provider, kind)]
     if provider == "openai":
-        if not os.environ.get("OPENAI_API_KEY"):
-            raise ProviderError("OPENAI_API_KEY is not set. Export it, or use llm_provider='offline'.")
-        from langchain_openai import ChatOpenAI, OpenAI
+        return _openai_model(kind, model_name, common)
+    return _bedrock_model(model_name, common)
 
-        base_url = os.environ.get("OPENAI_BASE_URL") or None
-        cls = ChatOpenAI if kind == "chat" else OpenAI
-        return cls(model=model_name, base_url=base_url, **common)
+
+def _openai_model(kind: str, model_name: str, common: dict):
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise ProviderError("OPENAI_API_KEY is not set. Export it (any value works for a local OpenAI-compatible "
+                            "server), or use llm_provider='offline'.")
+    from langchain_openai import ChatOpenAI, OpenAI
+
+    # vLLM, Ollama and LM Studio speak the same API: OPENAI_BASE_URL points the client at them.
+    base_url = os.environ.get("OPENAI_BASE_URL") or None
+    if base_url:
+        log.info("OpenAI-compatible server: %s", safe_url(base_url))
+    cls = ChatOpenAI if kind == "chat" else OpenAI
+    return cls(model=model_name, base_url=base_url, **common)
+
+
+def _bedrock_model(model_name: str, common: dict):
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region and "region_name" not in common:
+        raise ProviderError("Bedrock needs a region: set AWS_REGION (e.g. us-east-1).")
     from langchain_aws import ChatBedrockConverse
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise ProviderError("Bedrock needs a region: set AWS_REGION (e.g. us-east-1).")
-    return ChatBedrockConverse(model=model_name, region_name=region, **common)
+    return ChatBedrockConverse(model=model_name, **{"region_name": region, **common})

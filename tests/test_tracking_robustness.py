@@ -118,3 +118,11 @@ def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir
     spans = _trace(session, "killed", "crash")
     assert [s["outputs"]["output"] for s in spans] == [0, 10, 20, 30, 40]
     assert upload_pending_spools(session, spool_dir=spool_dir) == []  # nothing left to do
+
+
+def test_unicode_line_breaks_stay_inside_one_line(local_session, spool_dir):
+    with Run(experiment_name="lines", run_name="nel", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        RunnableLambda(lambda x: x).invoke({"\x85": "a\u2028b\u2029c"}, config={"callbacks": [handler]})
+    spans = _trace(local_session, "nel", "lines")
+    assert len(spans) == 1 and spans[0]["inputs"] == {"\x85": "a\u2028b\u2029c"}

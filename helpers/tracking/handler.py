@@ -21,7 +21,7 @@ from langchain_core.tracers.base import BaseTracer
 
 from .redact import Redactor
 from .serialize import to_jsonable
-from .spans import hyperparameters, invocation_params, span_record
+from .spans import hyperparameters, span_record
 from .spool import Spool, default_spool_dir
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class SageMakerCallbackHandler(BaseTracer):
                 for key, value in (record["usage"] or {}).items():
                     self._totals[key] += value
                 if self.log_hyperparameters:
-                    self._params.update(hyperparameters(invocation_params(run)))
+                    self._params.update(hyperparameters(record["invocation_params"] or {}))
             elif record["kind"] == "tool":
                 self._totals["tool_calls"] += 1
             if record["status"] == "error":
@@ -269,8 +269,9 @@ _live_handlers: weakref.WeakSet[SageMakerCallbackHandler] = weakref.WeakSet()
 def _finish_uploads() -> None:
     """Give a pending upload its chance before the interpreter goes."""
     for handler in list(_live_handlers):
-        if handler._dirty:
-            try:
+        try:
+            if handler._dirty:
                 handler._upload(wait=True)
-            except Exception:  # noqa: S110 - nothing is left to report to at exit
-                pass
+            handler.spool.remove_if_uploaded()
+        except Exception:  # noqa: S110 - nothing is left to report to at exit
+            pass

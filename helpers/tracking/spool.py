@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 import uuid
 from pathlib import Path
 
 TRACE_FILE = "langchain-trace.jsonl"
+# json.dumps leaves these unescaped, yet str.splitlines() breaks lines on them: escape them in strings.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 META_FILE = "meta.json"
 
 
@@ -36,7 +39,7 @@ class Spool:
         self.lines = 0
 
     def append(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS) + "\n"
         with self._lock:
             self._file.write(line)
             self.lines += 1
@@ -50,6 +53,15 @@ class Spool:
     def mark_uploaded(self, size: int) -> None:
         self.meta["uploaded_bytes"] = size
         self._write_meta()
+
+    def remove_if_uploaded(self) -> bool:
+        """Delete the spool once every byte of it is confirmed in the run."""
+        with self._lock:
+            self._file.close()
+            if self.path.stat().st_size != self.meta["uploaded_bytes"]:
+                return False
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return True
 
     def _write_meta(self) -> None:
         tmp = self.meta_path.with_suffix(".tmp")
