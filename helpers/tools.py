@@ -43,6 +43,7 @@ def evaluate(expression: str) -> float | int:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ValueError(f"Not an arithmetic expression: {expression!r}.") from None
+    _reject_outside_whitelist(tree.body)  # before evaluating anything at all
     try:
         result = _eval(tree.body)
     except (ZeroDivisionError, OverflowError, TypeError, RecursionError, MemoryError) as error:
@@ -54,26 +55,48 @@ def evaluate(expression: str) -> float | int:
     return result
 
 
-def _eval(node: ast.AST) -> int | float:
+def _allowed_call(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
+            and not node.keywords and 1 <= len(node.args) <= 2)
+
+
+def _reject_outside_whitelist(node: ast.AST) -> None:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return _checked(node.value)
+        return
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        _reject_outside_whitelist(node.left)
+        _reject_outside_whitelist(node.right)
+        return
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        _reject_outside_whitelist(node.operand)
+        return
+    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+        return
+    if _allowed_call(node):
+        for arg in node.args:
+            _reject_outside_whitelist(arg)
+        return
+    allowed = ", ".join([*_FUNCTIONS, *_CONSTANTS])
+    raise ValueError(f"'{ast.unparse(node)}' is not allowed; use numbers, + - * / // % ** and {allowed}.")
+
+
+def _eval(node: ast.AST) -> int | float:
+    """Evaluates a tree that _reject_outside_whitelist has accepted."""
+    if isinstance(node, ast.Constant):
+        return _checked(node.value)
+    if isinstance(node, ast.BinOp):
         left, right = _eval(node.left), _eval(node.right)
         if isinstance(node.op, ast.Pow):
             _check_power(left, right)
         return _checked(_BINARY[type(node.op)](left, right))
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+    if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_eval(node.operand))
-    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+    if isinstance(node, ast.Name):
         return _CONSTANTS[node.id]
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
-            and not node.keywords and 1 <= len(node.args) <= 2):
-        args = [_eval(a) for a in node.args]
-        if node.func.id == "round" and len(args) == 2 and not (isinstance(args[1], int) and abs(args[1]) <= 100):
-            raise ValueError("round's second argument must be a whole number of digits up to 100")
-        return _checked(_FUNCTIONS[node.func.id](*args))
-    allowed = ", ".join([*_FUNCTIONS, *_CONSTANTS])
-    raise ValueError(f"'{ast.unparse(node)}' is not allowed; use numbers, + - * / // % ** and {allowed}")
+    args = [_eval(a) for a in node.args]
+    if node.func.id == "round" and len(args) == 2 and not (isinstance(args[1], int) and abs(args[1]) <= 100):
+        raise ValueError("round's second argument must be a whole number of digits up to 100")
+    return _checked(_FUNCTIONS[node.func.id](*args))
 
 
 def _check_power(base: int | float, exponent: int | float) -> None:
@@ -130,6 +153,7 @@ def serpapi_search(query: str, api_key: str, base_url: str | None = None) -> str
     client = GoogleSearch({"q": query, "api_key": api_key})
     client.BACKEND = (base_url or os.environ.get("SERPAPI_BASE_URL") or GoogleSearch.BACKEND).rstrip("/")
     client.timeout = SERPAPI_TIMEOUT_S
+    client.params_dict["output"] = "json"
     try:
         response = client.get_response()
     except requests.RequestException:
