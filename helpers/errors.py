@@ -80,7 +80,7 @@ def _describe_openai(error: BaseException) -> str | None:
     if isinstance(error, openai.APIConnectionError):  # APITimeoutError is one too
         return (f"Could not reach the OpenAI-compatible server at {where} (OPENAI_BASE_URL sets it). "
                 f"Check the URL and that the server is running, {_OFFLINE_HINT}.")
-    if type(error) is openai.OpenAIError and "api_key" in str(error):
+    if type(error) is openai.OpenAIError and ("OPENAI_API_KEY" in str(error) or "api_key" in str(error)):
         return f"OPENAI_API_KEY is not set. Export it, {_OFFLINE_HINT}."
     return None
 
@@ -119,11 +119,21 @@ def _describe_requests(error: BaseException) -> str | None:
         import requests
     except ImportError:  # pragma: no cover
         return None
-    url = getattr(getattr(error, "request", None), "url", "") or ""
-    if isinstance(error, requests.ConnectionError | requests.Timeout) and "serpapi" in url:
-        return ("Could not reach SerpAPI. Check the network, or unset SERPAPI_API_KEY to use the offline "
-                "search snapshot.")
+    if isinstance(error, requests.ConnectionError | requests.Timeout) and _raised_inside(error, "serpapi"):
+        return ("Could not reach SerpAPI (SERPAPI_BASE_URL overrides its address). Check the network, "
+                "or unset SERPAPI_API_KEY to use the offline search snapshot.")
     return None
+
+
+def _raised_inside(error: BaseException, package: str) -> bool:
+    """Whether the package's own code was on the stack when the error was raised."""
+    marker = f"{os.sep}{package}{os.sep}"
+    tb = error.__traceback__
+    while tb is not None:
+        if marker in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 @contextlib.contextmanager
