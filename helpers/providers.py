@@ -48,8 +48,9 @@ def make_model(provider: str = "auto", *, kind: str = "chat", model_name: str | 
     common = {"temperature": temperature, "callbacks": callbacks, **hparams}
     if provider == "offline":
         cls = OfflineChatModel if kind == "chat" else OfflineLLM
-        # The offline model keeps its own name unless asked, so runs never pretend to be a real model.
-        return cls(**common, **({"model_name": model_name} if model_name else {}))
+        # model_name names a real model: the offline one always records its own name, so a run
+        # never pretends to be, say, gpt-3.5-turbo-instruct.
+        return cls(**common)
     model_name = model_name or DEFAULT_MODELS[(provider, kind)]
     if provider == "openai":
         return _openai_model(kind, model_name, common)
