@@ -144,8 +144,9 @@ def explain_errors():
     """
     try:
         yield
-    except ProviderError:
-        raise
+    except ProviderError as error:
+        # Raised deep inside a tool or chain: re-raise it here, short, like the ones mapped below.
+        raise ProviderError(str(error)) from None
     except Exception as error:
         message = describe(error)
         if message is None:

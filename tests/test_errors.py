@@ -193,3 +193,21 @@ def test_ipython_shows_one_line(monkeypatch):
     shown = (captured.stdout + captured.stderr).strip()
     assert shown.endswith("ProviderError: OPENAI_API_KEY is not set.")
     assert "Traceback" not in shown and "deep()" not in shown
+
+
+def test_a_rejected_serpapi_key_stops_the_agent_with_one_message(monkeypatch):
+    """The tool's error is not fed back to the model as an observation: the run stops and says why."""
+    from langchain.agents import create_agent
+    from loopback_servers import INVALID_KEY_RESULTS, serpapi_server
+
+    from helpers.offline_model import OfflineChatModel
+    from helpers.tools import make_tools
+
+    serp_key = "serp-" + "q" * 30
+    with serpapi_server(results=INVALID_KEY_RESULTS, status=401) as server:
+        monkeypatch.setenv("SERPAPI_API_KEY", serp_key)
+        monkeypatch.setenv("SERPAPI_BASE_URL", server.base_url)
+        agent = create_agent(OfflineChatModel(), make_tools())
+        error = explained(lambda: agent.invoke({"messages": [("user", "Who is the oldest person alive?")]}))
+    assert str(error).startswith("SERPAPI_API_KEY was rejected by SerpAPI") and serp_key not in str(error)
+    assert server.requests[0].query["q"] == ["Who is the oldest person alive"]
