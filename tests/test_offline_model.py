@@ -181,3 +181,11 @@ def test_batch_keeps_order(model):
     outputs = model.batch(["about fish", "about cats"])
     texts = [getattr(o, "content", o) for o in outputs]
     assert "about fish" in texts[0] and "about cats" in texts[1]
+
+
+def test_the_same_answer_in_a_new_process_with_another_hash_seed():
+    from conftest import run_python
+
+    code = "from helpers.offline_model import OfflineLLM; print(OfflineLLM(temperature=0.3).invoke('a haiku about tea'))"
+    outputs = {run_python(code, env={"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert outputs == {OfflineLLM(temperature=0.3).invoke("a haiku about tea") + "\n"}
