@@ -126,3 +126,11 @@ def test_unicode_line_breaks_stay_inside_one_line(local_session, spool_dir):
         RunnableLambda(lambda x: x).invoke({"\x85": "a\u2028b\u2029c"}, config={"callbacks": [handler]})
     spans = _trace(local_session, "nel", "lines")
     assert len(spans) == 1 and spans[0]["inputs"] == {"\x85": "a\u2028b\u2029c"}
+
+
+def test_lone_surrogates_are_kept_not_dropped(local_session, spool_dir):
+    with Run(experiment_name="lines", run_name="surrogate", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        RunnableLambda(lambda x: x).invoke({"text": "bad \ud800 decode"}, config={"callbacks": [handler]})
+    spans = _trace(local_session, "surrogate", "lines")
+    assert len(spans) == 1 and spans[0]["inputs"] == {"text": "bad \ud800 decode"}

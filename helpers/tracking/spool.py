@@ -34,7 +34,8 @@ class Spool:
         self.meta_path = self.directory / META_FILE
         self.meta = {**meta, "pid": os.getpid(), "created": time.time(), "uploaded_bytes": 0}
         self._write_meta()
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the spool
+        # A lone surrogate (e.g. "\ud800" from a broken decode) is written as its JSON escape, not dropped.
+        self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - lives as long as the spool
         self._lock = threading.Lock()
         self.lines = 0
 
