@@ -17,6 +17,9 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SAGEMAKER_TRACKING_STRICT", "1")
+# boto3's credential chain would otherwise probe the EC2 metadata address (169.254.169.254) in
+# "auto" mode; tests and the notebook kernels they start talk to loopback only.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 for name in ("OPENAI_API_KEY", "SERPAPI_API_KEY", "OPENAI_BASE_URL"):
     os.environ.pop(name, None)
 
