@@ -93,30 +93,39 @@ def test_ten_thousand_events_all_reach_the_artifact(local_session, spool_dir):
 
 @pytest.mark.drills
 def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir):
+    """2 calls reach S3, 3 more only the spool, then SIGKILL: recovery sends the trace and the missing metrics."""
     code = textwrap.dedent(f"""
         import os, signal
+        from langchain_core.language_models.fake import FakeListLLM
         from langchain_core.runnables import RunnableLambda
         from helpers.experiments import open_session, Run, local_backend
         from helpers.tracking import SageMakerCallbackHandler
         s = open_session("local", local_dir={str(local_dir)!r})
         run = Run(experiment_name="crash", run_name="killed", sagemaker_session=s).__enter__()
         handler = SageMakerCallbackHandler(run, spool_dir={str(spool_dir)!r})
-        s.default_bucket()
+        llm = FakeListLLM(responses=["ok"])
+        call = RunnableLambda(lambda x: llm.invoke(str(x)) and x * 10)
+        for i in range(2):
+            call.invoke(i, config={{"callbacks": [handler]}})
+        handler.wait_for_uploads()
         local_backend(s).add_fault("s3.PutObject", times=None)
-        for i in range(5):
-            RunnableLambda(lambda x: x * 10).invoke(i, config={{"callbacks": [handler]}})
+        for i in range(2, 5):
+            call.invoke(i, config={{"callbacks": [handler]}})
+        handler.wait_for_uploads()
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env={**__import__("os").environ, "SAGEMAKER_TRACKING_STRICT": "0", "PYTEST_CURRENT_TEST": ""})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    from helpers.experiments import open_session
+    from helpers.experiments import ExperimentAnalytics, open_session
 
     session = open_session("local", local_dir=local_dir)
     uploaded = upload_pending_spools(session, spool_dir=spool_dir)
     assert len(uploaded) == 1
     spans = _trace(session, "killed", "crash")
-    assert [s["outputs"]["output"] for s in spans] == [0, 10, 20, 30, 40]
+    assert [s["outputs"]["output"] for s in spans if s["parent_id"] is None] == [0, 10, 20, 30, 40]
+    row = ExperimentAnalytics(experiment_name="crash", sagemaker_session=session).dataframe().iloc[0]
+    assert row["llm_calls - Last"] == 5 and row["llm_latency_ms - Count"] == 5  # none lost, none twice
     assert upload_pending_spools(session, spool_dir=spool_dir) == []  # nothing left to do
 
 

@@ -1,7 +1,7 @@
 """SageMakerCallbackHandler: records every LangChain span of a SageMaker Run into one trace artifact.
 
-langchain_core's BaseTracer builds the run tree; this class only turns finished runs into spans,
-spools them on disk, and uploads the spool once per top-level call.
+langchain_core's BaseTracer builds the run tree; this class turns finished runs into spans on a disk
+spool and asks the uploader to send the spool when a top-level call ends.
 """
 
 from __future__ import annotations
@@ -10,31 +10,24 @@ import atexit
 import logging
 import os
 import threading
-import time
 import traceback
-import weakref
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from langchain_core.tracers.base import BaseTracer
 
+from .metrics import RunMetrics
 from .redact import Redactor
 from .serialize import to_jsonable
-from .spans import hyperparameters, span_record
+from .spans import span_record
 from .spool import Spool, default_spool_dir
+from .uploader import TraceUploader
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_NAME = "langchain-trace"
-# A BatchPutMetrics request carries at most 10 values: 6 totals + 4 latencies keep it to one per upload.
-_LATENCIES_PER_UPLOAD = 4
-_MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default: bigger traces go multipart
-
-
-def _session_of(run):
-    """The SageMaker Session behind a Run (v2 and v3 keep it on the trial component)."""
-    return getattr(run, "sagemaker_session", None) or run._trial_component.sagemaker_session
+_CLOSE_WAIT_S = 300.0  # botocore's own timeouts and retries end an upload well before this
 
 
 def _strict() -> bool:
@@ -65,29 +58,11 @@ class SageMakerCallbackHandler(BaseTracer):
         self.log_hyperparameters = log_hyperparameters
         self.raise_error = _strict()
         self._redact = Redactor(mask)
-        self._lock = threading.RLock()  # handlers may be run in a thread by langchain
-        self._upload_lock = threading.Lock()
-        self._dirty = False
         self._warned: set[str] = set()
-        self._errors: dict[str, dict] = {}
-        self._params: dict[str, Any] = {}
-        self._params_logged: dict[str, Any] = {}
-        self._totals = {"llm_calls": 0, "tool_calls": 0, "errors": 0,
-                        "input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
-        self._latencies: list[float] = []
-        self._trace_uri: str | None = None
-        self._s3 = None
-        tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
-        self.spool = Spool(
-            Path(spool_dir) if spool_dir else default_spool_dir(),
-            {
-                "experiment_name": getattr(run, "experiment_name", None),
-                "run_name": getattr(run, "run_name", None),
-                "trial_component_name": tc_name,
-                "artifact_name": artifact_name,
-            },
-        )
-        _live_handlers.add(self)
+        self._errors: dict[str, dict] = {}  # run id -> error details, until the run's span is written
+        self.uploader = _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, self.raise_error)
+        self.spool = self.uploader.spool
+        self.metrics = self.uploader.metrics
 
     @property
     def spool_path(self) -> Path:
@@ -149,111 +124,33 @@ class SageMakerCallbackHandler(BaseTracer):
                     pass
 
     def _record(self, run) -> None:
-        details = self._errors.pop(str(run.id), None)
-        record = span_record(run, details)
-        with self._lock:
-            if record["kind"] in ("llm", "chat_model"):
-                self._totals["llm_calls"] += 1
-                if record["latency_ms"] is not None:
-                    self._latencies.append(record["latency_ms"])
-                for key, value in (record["usage"] or {}).items():
-                    self._totals[key] += value
-                if self.log_hyperparameters:
-                    self._params.update(hyperparameters(record["invocation_params"] or {}))
-            elif record["kind"] == "tool":
-                self._totals["tool_calls"] += 1
-            if record["status"] == "error":
-                self._totals["errors"] += 1
-        self.spool.append(self._redact(to_jsonable(record, self.max_field_chars)))
+        record = span_record(run, self._errors.pop(str(run.id), None))
+        line = self._redact.apply_mask(to_jsonable(record, self.max_field_chars, self._redact))
+        self.metrics.add(record)
+        self.spool.append(line)
 
     def _persist_run(self, run) -> None:
-        """A top-level call ended: upload the trace, unless an upload in flight will pick it up."""
-        self._dirty = True
-        self._upload(wait=False)
-
-    # Uploads: at most one in flight; concurrent top-level calls coalesce into it
-
-    def _upload(self, wait: bool) -> bool:
-        if not self._upload_lock.acquire(blocking=wait):
-            return True  # the upload in flight sees _dirty and uploads again
+        """A top-level call ended: its spans go to disk now, to S3 from the upload worker."""
         try:
-            while self._dirty:
-                self._dirty = False
-                if not self._upload_once():
-                    return False
-            return True
-        finally:
-            self._upload_lock.release()
-
-    def _upload_once(self, all_metrics: bool = False) -> bool:
-        size = self.spool.flush()
-        latencies: list[float] = []
-        try:
-            with self._lock:
-                params = {k: v for k, v in self._params.items() if self._params_logged.get(k) != v}
-                totals = dict(self._totals)
-                take = len(self._latencies) if all_metrics else _LATENCIES_PER_UPLOAD
-                latencies, self._latencies = self._latencies[:take], self._latencies[take:]
-            if params:
-                self.run.log_parameters(params)  # saved with the trial component, no request now
-                self._params_logged.update(params)
-            self._put_trace()
-            self._put_metrics(totals, latencies)
+            self.spool.flush()  # a killed process still leaves every finished call on disk
+            if self.uploader.registered:
+                self.uploader.request()
+            else:
+                # The first upload runs here, so a wrong bucket or a missing permission is reported
+                # by the call (the notebook cell) that caused it, not later from a thread.
+                self.uploader.try_upload_now()
         except Exception as error:
-            with self._lock:
-                self._latencies[:0] = latencies
-            self._dirty = True
-            if self.raise_error:
-                raise
-            log.warning(
-                "SageMaker tracking: uploading the trace failed (%s: %s). The spans are safe in %s; "
-                "they are uploaded with the next call, flush_tracker(), or upload_pending_spools().",
-                type(error).__name__, error, self.spool.path,
-            )
-            return False
-        self.spool.mark_uploaded(size)
-        return True
+            self._fault("uploading the trace", error)
 
-    def _put_trace(self) -> None:
-        """The first upload registers the artifact with log_file; later ones overwrite it with one PutObject."""
-        if self._trace_uri is None:
-            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type="application/jsonl")
-            artifact = getattr(self.run, "_trial_component", None)
-            artifact = getattr(artifact, "output_artifacts", {}).get(self.artifact_name)
-            self._trace_uri = getattr(artifact, "value", None) or ""
-            return
-        if not self._trace_uri.startswith("s3://"):
-            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type="application/jsonl")
-            return
-        bucket, _, key = self._trace_uri[5:].partition("/")
-        if self._s3 is None:
-            self._s3 = _session_of(self.run).boto_session.client("s3")
-        if self.spool.path.stat().st_size < _MULTIPART_THRESHOLD:  # one request, no transfer threads
-            self._s3.put_object(Bucket=bucket, Key=key, Body=self.spool.path.read_bytes(), ContentType="application/jsonl")
-        else:
-            self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": "application/jsonl"})
-
-    def _put_metrics(self, totals: dict, latencies: list[float]) -> None:
-        """Totals and LLM latencies in BatchPutMetrics requests of at most 10 values (the API's limit)."""
-        now = time.time()
-        data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in totals.items()]
-        data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in latencies]
-        client = getattr(_session_of(self.run), "sagemaker_metrics_client", None)
-        tc_name = self.spool.meta.get("trial_component_name")
-        if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
-            for item in data:
-                self.run.log_metric(name=item["MetricName"], value=item["Value"])
-            return
-        for start in range(0, len(data), 10):
-            response = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=data[start : start + 10])
-            if response.get("Errors"):
-                raise RuntimeError(f"BatchPutMetrics rejected {len(response['Errors'])} values: {response['Errors'][0]}")
+    # Public API
 
     def flush_tracker(self) -> None:
-        """Upload everything recorded so far, with every pending metric value."""
-        with self._upload_lock:
-            self._dirty = False
-            self._upload_once(all_metrics=True)
+        """Upload everything recorded so far, with every pending metric value, and wait for it."""
+        self.uploader.upload_now(all_metrics=True)
+
+    def wait_for_uploads(self, timeout: float | None = None) -> bool:
+        """Block until the upload worker is idle; False if `timeout` seconds passed first."""
+        return self.uploader.wait(timeout)
 
     def __deepcopy__(self, memo=None):
         return self
@@ -262,16 +159,76 @@ class SageMakerCallbackHandler(BaseTracer):
         return self
 
 
-_live_handlers: weakref.WeakSet[SageMakerCallbackHandler] = weakref.WeakSet()
+# Every uploader made in this process, for the exit hook (one small object per run).
+_uploaders: set[TraceUploader] = set()
+_uploaders_lock = threading.Lock()
+
+
+def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict) -> TraceUploader:
+    """One spool and uploader per (Run, artifact name): handlers made for the same Run share them,
+    so a second handler cannot overwrite the first one's trace object in S3."""
+    with _uploaders_lock:
+        shared = getattr(run, "_langchain_trace_uploaders", None)
+        if shared is None:
+            shared = {}
+            try:
+                run._langchain_trace_uploaders = shared
+                _hook_run_close(run, shared)
+            except (AttributeError, TypeError):  # a Run that takes no attributes: nothing is shared
+                pass
+        if artifact_name in shared:
+            return shared[artifact_name]
+        tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
+        spool = Spool(
+            Path(spool_dir) if spool_dir else default_spool_dir(),
+            {"experiment_name": getattr(run, "experiment_name", None), "run_name": getattr(run, "run_name", None),
+             "trial_component_name": tc_name, "artifact_name": artifact_name},
+        )
+        uploader = TraceUploader(run, spool, RunMetrics(log_hyperparameters), artifact_name, strict)
+        shared[artifact_name] = uploader
+        _uploaders.add(uploader)
+        return uploader
+
+
+def _hook_run_close(run, uploaders: dict[str, TraceUploader]) -> None:
+    """Run.__exit__ calls self.close(): an instance attribute lets the trace and metrics land
+    before the trial component is saved, even if the user never calls flush_tracker()."""
+    original = getattr(run, "close", None)
+    if not callable(original):
+        return
+
+    def close(*args, **kwargs):
+        failure = None
+        for uploader in list(uploaders.values()):
+            try:
+                uploader.wait(timeout=_CLOSE_WAIT_S)
+                uploader.upload_now(all_metrics=True)
+            except Exception as error:  # strict mode only; the Run still closes first
+                failure = failure or error
+        try:
+            return original(*args, **kwargs)
+        finally:
+            for uploader in uploaders.values():
+                uploader.run_closed = True
+            if failure is not None:
+                raise failure
+
+    run.close = close
 
 
 @atexit.register
 def _finish_uploads() -> None:
-    """Give a pending upload its chance before the interpreter goes."""
-    for handler in list(_live_handlers):
+    """Finish uploads in flight and send what is left before the interpreter goes; drop fully uploaded spools."""
+    for uploader in list(_uploaders):
+        if not uploader.spool.path.exists():  # its folder was deleted (a test's tmp dir): nothing left to send
+            continue
         try:
-            if handler._dirty:
-                handler._upload(wait=True)
-            handler.spool.remove_if_uploaded()
+            uploader.wait(timeout=60)
+            uploader.upload_now(all_metrics=True)
+        except Exception as error:
+            log.warning("SageMaker tracking: the last upload at exit failed (%s); the spans stay in %s.",
+                        error, uploader.spool.path)
+        try:
+            uploader.spool.remove_if_uploaded()
         except Exception:  # noqa: S110 - nothing is left to report to at exit
             pass

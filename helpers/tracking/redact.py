@@ -26,7 +26,12 @@ _SECRET_ENV_VARS = (
 
 
 class Redactor:
-    """Callable that returns a copy of JSON-safe data with secrets replaced by [REDACTED]."""
+    """Callable that returns a copy of JSON-safe data with secrets replaced by [REDACTED].
+
+    serialize.to_jsonable also uses hides_key() and redact_text() to redact while it converts.
+    """
+
+    placeholder = REDACTED
 
     def __init__(self, mask: Callable[[Any], Any] | None = None):
         self.mask = mask
@@ -35,6 +40,20 @@ class Redactor:
             key=len,
             reverse=True,
         )
+        self._shortest = min([16, *map(len, self._known)])  # shorter strings cannot hold a secret
+        self._key_verdicts: dict[str, bool] = {}
+
+    def hides_key(self, key: str) -> bool:
+        """Whether a value under this key is a secret (cached: the same few keys come back all the time)."""
+        verdict = self._key_verdicts.get(key)
+        if verdict is None:
+            verdict = bool(_SENSITIVE_KEY.search(key))
+            if len(self._key_verdicts) < 10_000:
+                self._key_verdicts[key] = verdict
+        return verdict
+
+    def apply_mask(self, data: Any) -> Any:
+        return self.mask(data) if self.mask is not None else data
 
     def __call__(self, data: Any) -> Any:
         data = self._walk(data)
@@ -43,7 +62,7 @@ class Redactor:
     def _walk(self, data: Any) -> Any:
         if isinstance(data, dict):
             return {
-                k: REDACTED if _SENSITIVE_KEY.search(str(k)) and v not in (None, "") else self._walk(v)
+                k: REDACTED if self.hides_key(str(k)) and v not in (None, "") else self._walk(v)
                 for k, v in data.items()
             }
         if isinstance(data, list):
@@ -53,6 +72,8 @@ class Redactor:
         return data
 
     def redact_text(self, text: str) -> str:
+        if len(text) < self._shortest:
+            return text
         for secret in self._known:
             if secret in text:
                 text = text.replace(secret, REDACTED)

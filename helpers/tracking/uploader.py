@@ -1,0 +1,184 @@
+"""Uploads a run's trace spool and metrics: one worker per run, at most one upload in flight, requests coalesce.
+
+Every call on the SDK's Run goes through here under one lock, because the Run is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .metrics import MetricsSnapshot, RunMetrics
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/jsonl"
+_MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default: bigger traces go multipart
+_IDLE_EXIT_S = 30.0  # an idle worker ends; the next request starts a new one
+
+
+def session_of(run):
+    """The SageMaker Session behind a Run (v2 and v3 keep it on the trial component)."""
+    return getattr(run, "sagemaker_session", None) or getattr(
+        getattr(run, "_trial_component", None), "sagemaker_session", None)
+
+
+class TraceUploader:
+    """request() from any thread returns at once; upload_now() uploads on the caller's thread."""
+
+    def __init__(self, run, spool: Spool, metrics: RunMetrics, artifact_name: str, strict: bool):
+        self.run = run
+        self.spool = spool
+        self.metrics = metrics
+        self.artifact_name = artifact_name
+        self.strict = strict
+        self.run_closed = False
+        self.trace_uri: str | None = None
+        self.uploads = 0
+        self._run_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._pending = False
+        self._busy = False
+        self._worker: threading.Thread | None = None
+        self._failing = False
+        self._error: BaseException | None = None  # strict mode: raised at the next wait() or upload_now()
+        self._s3 = None
+
+    @property
+    def registered(self) -> bool:
+        return self.trace_uri is not None
+
+    # Scheduling
+
+    def request(self) -> None:
+        """Ask for an upload; one already in flight is followed by exactly one more, whatever the number of asks."""
+        with self._wake:
+            self._pending = True
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="sagemaker-trace-upload", daemon=True)
+                self._worker.start()
+            self._wake.notify_all()
+
+    def try_upload_now(self) -> bool:
+        """Upload on this thread unless another upload holds the Run; then leave it to the worker."""
+        if not self._run_lock.acquire(blocking=False):
+            self.request()
+            return False
+        try:
+            self._upload_locked(all_metrics=False)
+        finally:
+            self._run_lock.release()
+        return True
+
+    def upload_now(self, all_metrics: bool = True) -> bool:
+        """Wait for any upload in flight, then upload everything recorded so far."""
+        self._raise_stored_error()
+        with self._wake:
+            self._pending = False  # this upload covers whatever was asked for until now
+        with self._run_lock:
+            return self._upload_locked(all_metrics)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no upload is pending or in flight; False on timeout."""
+        with self._wake:
+            done = self._wake.wait_for(lambda: not self._pending and not self._busy, timeout)
+        self._raise_stored_error()
+        return done
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                if not self._wake.wait_for(lambda: self._pending, _IDLE_EXIT_S):
+                    self._worker = None
+                    return
+                self._pending = False
+                self._busy = True
+            try:
+                with self._run_lock:
+                    self._upload_locked(all_metrics=False)
+            except BaseException as error:  # strict mode: keep it for the caller's next wait()
+                self._error = error
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def _raise_stored_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    # One upload (the caller holds _run_lock)
+
+    def _upload_locked(self, all_metrics: bool) -> bool:
+        size = self.spool.flush()
+        trace_changed = size != self.spool.meta["uploaded_bytes"] or (not self.registered and size > 0)
+        snapshot = self.metrics.take(all_metrics)
+        if not trace_changed and snapshot is None:
+            return True
+        try:
+            if snapshot is not None and snapshot.params:
+                self.run.log_parameters(snapshot.params)  # kept on the trial component, saved with it
+            if trace_changed:
+                self._put_trace()
+            if snapshot is not None:
+                self._put_metrics(snapshot)
+        except Exception as error:
+            if snapshot is not None:
+                self.metrics.give_back(snapshot)
+            if self.strict:
+                raise
+            if not self._failing:
+                log.warning(
+                    "SageMaker tracking: uploading the trace failed (%s: %s). The spans are safe in %s; "
+                    "they are uploaded with the next call, flush_tracker(), or upload_pending_spools().",
+                    type(error).__name__, error, self.spool.path,
+                )
+            self._failing = True
+            return False
+        if snapshot is not None:
+            self.metrics.confirm(snapshot)
+        self.spool.mark_uploaded(size)
+        self.uploads += 1
+        if self._failing:
+            log.info("SageMaker tracking: the trace upload works again; %s is in the run.", self.spool.path.name)
+            self._failing = False
+        return True
+
+    def _put_trace(self) -> None:
+        """The first upload registers the artifact with log_file; later ones overwrite it with one PutObject."""
+        if self.trace_uri is None:
+            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
+            artifact = getattr(getattr(self.run, "_trial_component", None), "output_artifacts", {}).get(self.artifact_name)
+            self.trace_uri = getattr(artifact, "value", None) or ""
+            if self.run_closed:  # the Run saved its trial component already: save the new artifact ourselves
+                self.run._trial_component.save()
+            return
+        if not self.trace_uri.startswith("s3://"):
+            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
+            return
+        bucket, _, key = self.trace_uri[5:].partition("/")
+        if self._s3 is None:
+            self._s3 = session_of(self.run).boto_session.client("s3")
+        if self.spool.path.stat().st_size < _MULTIPART_THRESHOLD:  # one request, no transfer threads
+            self._s3.put_object(Bucket=bucket, Key=key, Body=self.spool.path.read_bytes(), ContentType=MEDIA_TYPE)
+        else:
+            self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": MEDIA_TYPE})
+
+    def _put_metrics(self, snapshot: MetricsSnapshot) -> None:
+        """Totals and LLM latencies in BatchPutMetrics requests of at most 10 values (the API's limit)."""
+        now = time.time()
+        data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in snapshot.totals.items()]
+        data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in snapshot.latencies]
+        client = getattr(session_of(self.run), "sagemaker_metrics_client", None)
+        tc_name = self.spool.meta.get("trial_component_name")
+        if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
+            for item in data:
+                self.run.log_metric(name=item["MetricName"], value=item["Value"])
+            return
+        for start in range(0, len(data), 10):
+            response = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=data[start : start + 10])
+            if response.get("Errors"):
+                raise RuntimeError(f"BatchPutMetrics rejected {len(response['Errors'])} values: {response['Errors'][0]}")
