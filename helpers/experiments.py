@@ -38,9 +38,15 @@ _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules":
 
 
 def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None, region: str | None = None) -> Session:
-    """A real SageMaker Session: on AWS ("aws"), on the offline stand-in ("local"), or whichever fits ("auto")."""
+    """A real SageMaker Session: on AWS ("aws"), on the offline stand-in ("local"), or whichever fits ("auto").
+
+    "auto" takes SAGEMAKER_BACKEND if set, else "aws" when boto3 finds credentials, else "local".
+    The local stand-in keeps its state under local_dir (default: SAGEMAKER_LOCAL_DIR or ./.sagemaker-local).
+    """
+    requested = mode
+    mode = str(mode).strip().lower()
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {requested!r}.")
     reason = f"mode={mode!r}"
     if mode == "auto":
         override = os.environ.get("SAGEMAKER_BACKEND", "").strip().lower()
@@ -65,6 +71,7 @@ def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None,
         aws_access_key_id="local", aws_secret_access_key="local", region_name=region
     )
     backend.attach(boto_session)
+    # telemetry would be an HTTPS call to AWS: opted out through the SDK's own config
     session = Session(boto_session=boto_session, sagemaker_config=_TELEMETRY_OFF)
     session._local_sagemaker = backend
     log.info("SageMaker backend: local stand-in in %s (%s).", directory, reason)

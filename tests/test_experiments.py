@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -49,6 +51,14 @@ def test_run_marked_failed_when_body_raises(local_session):
     assert "boom" in tc["Status"]["Message"]
 
 
+def test_failure_with_a_multi_line_message_is_recorded(local_session):
+    with pytest.raises(AssertionError):
+        with Run(experiment_name="exp-a", run_name="run-lines", sagemaker_session=local_session):
+            raise AssertionError("first line\nsecond line\n\tthird")
+    status = _describe(local_session, "exp-a", "run-lines")["Status"]
+    assert status["PrimaryStatus"] == "Failed" and "second line" in status["Message"]
+
+
 def test_run_name_with_underscore_is_rejected_like_aws(local_session):
     with pytest.raises(ClientError) as caught:
         with Run(experiment_name="exp-a", run_name="bad_name", sagemaker_session=local_session):
@@ -70,42 +80,102 @@ def test_same_run_name_twice_loads_the_existing_run(local_session):
 
 _READER = textwrap.dedent(
     """
-    import json, sys
+    import hashlib, json, socket, sys
+
+    # SDK v2 builds a default JumpStart session while it is imported, which makes boto3 look for credentials
+    # (EC2 metadata); that is the SDK's import, not a call of ours, so the guard starts after the imports.
     from helpers.experiments import ExperimentAnalytics, list_runs, load_run, open_session
+
+    real_connect = socket.socket.connect
+    blocked = []
+
+    def guarded(sock, address):  # this process too must stay off the network
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family != socket.AF_UNIX and not (str(host).startswith("127.") or host in ("localhost", "::1")):
+            blocked.append(str(address))
+            raise OSError(f"blocked a connection to {address}")
+        return real_connect(sock, address)
+
+    socket.socket.connect = guarded
+
     session = open_session("local", local_dir=sys.argv[1])
-    run = load_run(experiment_name="exp-sub", run_name="run-1", sagemaker_session=session)
-    runs = list_runs(experiment_name="exp-sub", sagemaker_session=session)
-    frame = ExperimentAnalytics(experiment_name="exp-sub", sagemaker_session=session).dataframe()
+    client = session.sagemaker_client
+    loaded = {}
+    for name in ("good", "bad"):
+        # not entered: entering a loaded run marks it InProgress again, as on AWS
+        run = load_run(experiment_name="exp-rt", run_name=name, sagemaker_session=session)
+        tc = client.describe_trial_component(TrialComponentName=run._trial_component.trial_component_name)
+        loaded[name] = {"run_name": run.run_name, "status": tc["Status"]["PrimaryStatus"],
+                        "message": tc["Status"].get("Message", "")}
+    listed = sorted(r.run_name for r in list_runs(experiment_name="exp-rt", sagemaker_session=session))
+    frame = ExperimentAnalytics(experiment_name="exp-rt", sagemaker_session=session).dataframe()
+    frame = frame.set_index("TrialComponentName")
+    weights_uri = frame.loc["exp-rt-good", "weights - Value"]
+    bucket, key = weights_uri[len("s3://"):].split("/", 1)
+    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     print(json.dumps({
-        "loaded": run.run_name,
-        "listed": [r.run_name for r in runs],
+        "loaded": loaded,
+        "listed": listed,
         "columns": list(frame.columns),
-        "row": {k: str(v) for k, v in frame.iloc[0].items()},
-    }))
+        "good": frame.loc["exp-rt-good"].to_dict(),
+        "weights_sha256": hashlib.sha256(body).hexdigest(),
+        "blocked": blocked,
+    }, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
     """
 )
 
 
-def test_another_process_sees_the_run(tmp_path):
-    session = experiments.open_session("local", local_dir=tmp_path)
-    with Run(experiment_name="exp-sub", run_name="run-1", sagemaker_session=session) as run:
+def test_round_trip_is_read_back_in_a_new_process(tmp_path, no_network):
+    """Item by item what a user does, then a fresh interpreter reads it all back; no socket leaves loopback."""
+    session = experiments.open_session("local", local_dir=tmp_path / "state")
+    backend = experiments.local_backend(session)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("small file\n")
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(9 * 1024 * 1024))  # over 8 MB: upload_file goes multipart
+    tokens = [float(v) for v in (5, 3, 8, 1, 9, 2, 7, 4, 6, 10, 11, 0)]  # 12 > one batch of 10
+
+    with Run(experiment_name="exp-rt", run_name="good", sagemaker_session=session) as run:
         run.log_parameters({"temperature": 0.7, "llm_provider": "offline"})
-        for value in (3.0, 1.0, 2.0):
-            run.log_metric("total_tokens", value)
+        run.log_parameter("max_tokens", 256)
+        for step, value in enumerate(tokens):
+            run.log_metric("total_tokens", value, step=step)
+        run.log_file(str(notes), name="notes")
+        run.log_file(str(weights), name="weights")
+        run.log_artifact("dataset", "s3://some-bucket/data.csv", media_type="text/csv", is_output=False)
+    with pytest.raises(RuntimeError, match="model fell over"):
+        with Run(experiment_name="exp-rt", run_name="bad", sagemaker_session=session) as run:
+            run.log_parameter("temperature", 0.9)
+            raise RuntimeError("model fell over")
+
+    counts = backend.request_counts
+    assert counts["sagemaker-metrics.BatchPutMetrics"] >= 2  # the SDK sends at most 10 values per call
+    assert counts["s3.UploadPart"] >= 2 and counts["s3.CompleteMultipartUpload"] == 1
+
     out = subprocess.run(
-        [sys.executable, "-c", _READER, str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=True,
-        env={**os.environ, "SAGEMAKER_BACKEND": "local"},
+        [sys.executable, "-c", _READER, str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "SAGEMAKER_BACKEND": "local"},
     )
+    assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen["loaded"] == "run-1"
-    assert seen["listed"] == ["run-1"]
-    for column in ("temperature", "llm_provider", "total_tokens - Min", "total_tokens - Max",
-                   "total_tokens - Avg", "total_tokens - Last", "total_tokens - Count"):
-        assert column in seen["columns"], column
-    assert seen["row"]["llm_provider"] == "offline"
-    assert float(seen["row"]["total_tokens - Last"]) == 2.0
-    assert float(seen["row"]["total_tokens - Count"]) == 3
+
+    assert seen["blocked"] == [] and no_network == []
+    assert seen["listed"] == ["bad", "good"]
+    assert {name: run["run_name"] for name, run in seen["loaded"].items()} == {"good": "good", "bad": "bad"}
+    assert seen["loaded"]["good"]["status"] == "Completed"
+    assert seen["loaded"]["bad"]["status"] == "Failed" and "model fell over" in seen["loaded"]["bad"]["message"]
+    good = seen["good"]
+    assert (good["temperature"], good["llm_provider"], good["max_tokens"]) == (0.7, "offline", 256.0)
+    assert good["Experiments"] == ["exp-rt"]
+    assert good["total_tokens - Count"] == len(tokens)
+    assert (good["total_tokens - Min"], good["total_tokens - Max"]) == (0.0, 11.0)
+    assert good["total_tokens - Avg"] == pytest.approx(statistics.fmean(tokens))
+    assert good["total_tokens - StdDev"] == pytest.approx(statistics.stdev(tokens))
+    assert good["total_tokens - Last"] == 0.0
+    assert good["dataset - Value"] == "s3://some-bucket/data.csv" and good["dataset - MediaType"] == "text/csv"
+    for name in ("notes", "weights"):
+        assert good[f"{name} - Value"].startswith("s3://sagemaker-us-east-1-123456789012/"), name
+    assert seen["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
 def test_list_runs_and_analytics_in_process(local_session):

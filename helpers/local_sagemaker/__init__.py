@@ -1,20 +1,21 @@
-"""An offline stand-in for SageMaker Experiments, S3 and STS, answering one boto3 Session in-process.
+"""An offline stand-in for SageMaker Experiments, sagemaker-metrics, S3 and STS, answering one boto3 Session.
 
 State lives in SQLite plus a folder of objects under ``local_dir``; nothing leaves the process.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ReadTimeoutError
 
 from .errors import LocalServiceError, UnsupportedOperation
-from .hook import RequestRouter
+from .hook import RequestRouter, json_response
+from .metrics_api import MetricsAPI
 from .sagemaker_api import SageMakerAPI
 from .store import Store
 from .validation import validate
@@ -24,39 +25,45 @@ ACCOUNT_ID = "123456789012"
 __all__ = ["ACCOUNT_ID", "LocalSageMaker", "LocalServiceError"]
 
 
-def _storage_backends(objects_dir: Path, region: str):
-    """S3 and STS backends, imported late: they live in sibling modules maintained separately."""
-    from .s3 import S3Backend
-
-    try:
-        from .sts import StsBackend
-    except ImportError:  # older layout kept STS next to S3
-        from .s3 import StsBackend
-    return S3Backend(objects_dir, ACCOUNT_ID, region), StsBackend(ACCOUNT_ID)
-
-
+@dataclass
 class _Fault:
-    def __init__(self, code, status, times, timeout):
-        self.code, self.status, self.times, self.timeout = code, status, times, timeout
+    code: str
+    status: int
+    times: int | None  # None: until cleared
+    timeout: bool
 
 
 class LocalSageMaker:
-    """The stand-in behind one local session: counts requests, injects latency and faults."""
+    """The stand-in behind one local session: routes calls, counts them, injects latency and faults."""
 
     def __init__(self, local_dir: Path, region: str = "us-east-1"):
+        # late imports: S3 and STS live in sibling modules maintained separately
+        from .s3 import S3Backend
+
+        try:
+            from .sts import StsBackend
+        except ImportError:  # an older layout kept STS next to S3
+            from .s3 import StsBackend
+
         self.local_dir = Path(local_dir).resolve()
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.region = region
         self.store = Store(self.local_dir / "sagemaker.db")
-        self.sagemaker = SageMakerAPI(self.store, region, ACCOUNT_ID)
-        self.s3, self.sts = _storage_backends(self.local_dir / "objects", region)
+        self.metrics = MetricsAPI(self.store, self._arn)
+        self.sagemaker = SageMakerAPI(self.store, self._arn, self.metrics.summaries)
+        self.s3 = S3Backend(self.local_dir / "objects", ACCOUNT_ID, region)
+        self.sts = StsBackend(ACCOUNT_ID)
         self.request_counts: Counter[str] = Counter()
         self.latency_s = 0.0
         self._faults: dict[str, _Fault] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the SDK's upload_file calls from several threads
+
+    def _arn(self, kind: str, name: str) -> str:
+        # SageMaker lower-cases the name in an ARN
+        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
 
     def attach(self, boto_session) -> None:
-        """Answer every request of clients made from this boto3 Session from now on."""
+        """Answer every request of clients made from this boto3 Session from now on (create none before)."""
         RequestRouter(self).attach(boto_session.events)
 
     def reset_counts(self) -> None:
@@ -65,7 +72,12 @@ class LocalSageMaker:
 
     def add_fault(self, operation: str, code: str = "InternalError", status: int = 500,
                   times: int | None = 1, timeout: bool = False) -> None:
-        """Make the next `times` calls of e.g. "s3.PutObject" fail (None: until cleared)."""
+        """Make the next `times` calls of e.g. "s3.PutObject" fail (None: until cleared).
+
+        timeout=True raises botocore's ReadTimeoutError instead, which its retry logic treats as a timeout.
+        """
+        if "." not in operation:
+            raise ValueError(f'operation must look like "s3.PutObject" (service.Operation); got {operation!r}.')
         with self._lock:
             self._faults[operation] = _Fault(code, status, times, timeout)
 
@@ -76,15 +88,14 @@ class LocalSageMaker:
     def _take_fault(self, operation: str) -> _Fault | None:
         with self._lock:
             fault = self._faults.get(operation)
-            if fault is None:
-                return None
-            if fault.times is not None:
+            if fault is not None and fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     del self._faults[operation]
             return fault
 
-    def dispatch(self, service: str, operation_model, params: dict, request):
+    def dispatch(self, service: str, operation_model, params: dict, request) -> tuple[int, dict, bytes]:
+        """Serve one call: (HTTP status, headers, body) in the service's wire format."""
         operation = f"{service}.{operation_model.name}"
         with self._lock:
             self.request_counts[operation] += 1
@@ -99,11 +110,9 @@ class LocalSageMaker:
             return self.s3.handle(operation_model, params, request)
         if service == "sts":
             return self.sts.handle(operation_model, params, request)
-        if service in ("sagemaker", "sagemaker-metrics"):
-            handler = getattr(self.sagemaker, operation_model.name, None)
-            if handler is None:
-                raise UnsupportedOperation(service, operation_model.name)
-            validate(operation_model, params)
-            body = json.dumps(handler(params)).encode()
-            return 200, {"Content-Type": "application/x-amz-json-1.1"}, body
-        raise UnsupportedOperation(service, operation_model.name)
+        api = {"sagemaker": self.sagemaker, "sagemaker-metrics": self.metrics}.get(service)
+        handler = getattr(api, operation_model.name, None)
+        if handler is None:
+            raise UnsupportedOperation(service, operation_model.name)
+        validate(operation_model, params)
+        return json_response(operation_model, handler(params))

@@ -1,6 +1,6 @@
-"""SageMaker Experiments, Search, lineage and sagemaker-metrics operations, over the Store.
+"""SageMaker Experiments, Search, tags and lineage operations over the Store, one method per operation.
 
-Each handler takes the API params and returns the response dict, as AWS would.
+Each takes the API params and returns the response document; hook.json_response keeps what the output shape holds.
 """
 
 from __future__ import annotations
@@ -8,126 +8,117 @@ from __future__ import annotations
 import time
 import uuid
 
-from .errors import LocalServiceError, ResourceNotFound, ValidationException
+from .errors import ResourceNotFound, ValidationException
 from .store import Store
 
-
-def _now() -> float:
-    return time.time()
+# ARN resource type -> store kind, for the operations that take an ARN (AddTags, ListTags)
+_KIND_OF_ARN_TYPE = {
+    "experiment": "experiment",
+    "experiment-trial": "trial",
+    "experiment-trial-component": "trial-component",
+}
+_LABEL = {"experiment": "Experiment", "trial": "Trial", "trial-component": "TrialComponent"}
+_ARN_TYPE = {kind: arn_type for arn_type, kind in _KIND_OF_ARN_TYPE.items()}
 
 
 class SageMakerAPI:
     """The subset of SageMaker that Run, load_run, list_runs and ExperimentAnalytics call."""
 
-    def __init__(self, store: Store, region: str, account_id: str):
+    def __init__(self, store: Store, arn_of, metric_summaries):
         self.store = store
-        self.region = region
-        self.account_id = account_id
+        self._arn_of = arn_of
+        self._metric_summaries = metric_summaries
 
     def _arn(self, kind: str, name: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
+        return self._arn_of(_ARN_TYPE.get(kind, kind), name)
 
-    def _exists_error(self, kind: str, name: str, arn: str) -> ValidationException:
-        return ValidationException(f"{kind} with name {name} already exists: {arn}")
-
-    def _require(self, kind: str, name: str, label: str) -> dict:
+    def _require(self, kind: str, name: str) -> dict:
         data = self.store.get(kind, name)
         if data is None:
-            raise ResourceNotFound(f"{label} '{self._arn(kind, name)}' does not exist.")
+            raise ResourceNotFound(f"{_LABEL[kind]} '{self._arn(kind, name)}' does not exist.")
         return data
+
+    def _create(self, kind: str, name: str, doc: dict) -> str:
+        now = time.time()
+        doc = _drop_none({**doc, "CreationTime": now, "LastModifiedTime": now})
+        if not self.store.insert(kind, name, doc):
+            arn = self._arn(kind, name)
+            raise ValidationException(f"{_LABEL[kind]} with name {name} already exists: {arn}")
+        return self._arn(kind, name)
 
     # Experiments and trials
 
     def CreateExperiment(self, p):
         name = p["ExperimentName"]
-        arn = self._arn("experiment", name)
-        doc = {
+        arn = self._create("experiment", name, {
             "ExperimentName": name,
-            "ExperimentArn": arn,
+            "ExperimentArn": self._arn("experiment", name),
             "DisplayName": p.get("DisplayName", name),
             "Description": p.get("Description"),
-            "CreationTime": _now(),
-            "LastModifiedTime": _now(),
             "Tags": p.get("Tags", []),
-        }
-        if not self.store.insert("experiment", name, _drop_none(doc)):
-            raise self._exists_error("Experiment", name, arn)
+        })
         return {"ExperimentArn": arn}
 
     def DescribeExperiment(self, p):
-        doc = self._require("experiment", p["ExperimentName"], "Experiment")
-        doc.pop("Tags", None)
-        return doc
+        return self._require("experiment", p["ExperimentName"])
+
+    def ListExperiments(self, p):
+        experiments = _created_between(self.store.all("experiment"), p)
+        page, token = _page(experiments, p, name_key="ExperimentName")
+        return {"ExperimentSummaries": page, "NextToken": token}
 
     def CreateTrial(self, p):
         name = p["TrialName"]
-        self._require("experiment", p["ExperimentName"], "Experiment")
-        arn = self._arn("experiment-trial", name)
-        doc = {
+        self._require("experiment", p["ExperimentName"])
+        arn = self._create("trial", name, {
             "TrialName": name,
-            "TrialArn": arn,
+            "TrialArn": self._arn("trial", name),
             "DisplayName": p.get("DisplayName", name),
             "ExperimentName": p["ExperimentName"],
-            "CreationTime": _now(),
-            "LastModifiedTime": _now(),
             "Tags": p.get("Tags", []),
-        }
-        if not self.store.insert("trial", name, doc):
-            raise self._exists_error("Trial", name, arn)
+        })
         return {"TrialArn": arn}
 
     def DescribeTrial(self, p):
-        doc = self._require("trial", p["TrialName"], "Trial")
-        doc.pop("Tags", None)
-        return doc
+        return self._require("trial", p["TrialName"])
 
     def ListTrials(self, p):
-        trials = self.store.all("trial")
+        trials = _created_between(self.store.all("trial"), p)
         if p.get("ExperimentName"):
             trials = [t for t in trials if _same(t["ExperimentName"], p["ExperimentName"])]
         if p.get("TrialComponentName"):
-            tc = self._require("trial-component", p["TrialComponentName"], "TrialComponent")
-            names = {x["TrialName"].lower() for x in tc.get("Parents", [])}
-            trials = [t for t in trials if t["TrialName"].lower() in names]
-        keys = ["TrialName", "TrialArn", "DisplayName", "CreationTime", "LastModifiedTime"]
-        summaries = [{k: t[k] for k in keys if k in t} for t in trials]
-        page, token = _page(summaries, p, "CreationTime")
-        return _drop_none({"TrialSummaries": page, "NextToken": token})
+            component = self._require("trial-component", p["TrialComponentName"])
+            parents = {x["TrialName"].lower() for x in component["Parents"]}
+            trials = [t for t in trials if t["TrialName"].lower() in parents]
+        page, token = _page(trials, p, name_key="TrialName")
+        return {"TrialSummaries": page, "NextToken": token}
 
-    # Trial components
+    # Trial components (a Run is one)
 
     def CreateTrialComponent(self, p):
         name = p["TrialComponentName"]
-        arn = self._arn("experiment-trial-component", name)
-        doc = {
+        arn = self._create("trial-component", name, {
             "TrialComponentName": name,
-            "TrialComponentArn": arn,
+            "TrialComponentArn": self._arn("trial-component", name),
             "DisplayName": p.get("DisplayName", name),
             "Status": p.get("Status"),
             "StartTime": p.get("StartTime"),
             "EndTime": p.get("EndTime"),
-            "CreationTime": _now(),
-            "LastModifiedTime": _now(),
             "Parameters": p.get("Parameters", {}),
             "InputArtifacts": p.get("InputArtifacts", {}),
             "OutputArtifacts": p.get("OutputArtifacts", {}),
+            "MetadataProperties": p.get("MetadataProperties"),
             "Parents": [],
             "Tags": p.get("Tags", []),
-        }
-        if not self.store.insert("trial-component", name, _drop_none(doc)):
-            raise self._exists_error("TrialComponent", name, arn)
+        })
         return {"TrialComponentArn": arn}
 
-    def _trial_component(self, name: str) -> dict:
-        doc = self._require("trial-component", name, "TrialComponent")
-        doc["Metrics"] = self.store.metric_summaries(name)
-        return doc
+    def _with_metrics(self, component: dict) -> dict:
+        summaries = self._metric_summaries(component["TrialComponentName"])
+        return {**component, "Metrics": summaries} if summaries else component
 
     def DescribeTrialComponent(self, p):
-        doc = self._trial_component(p["TrialComponentName"])
-        for key in ("Parents", "Tags"):
-            doc.pop(key, None)
-        return doc
+        return self._with_metrics(self._require("trial-component", p["TrialComponentName"]))
 
     def UpdateTrialComponent(self, p):
         name = p["TrialComponentName"]
@@ -140,17 +131,15 @@ class SageMakerAPI:
                 doc.setdefault(key, {}).update(p.get(key, {}))
                 for removed in p.get(f"{key}ToRemove", []):
                     doc[key].pop(removed, None)
-            doc["LastModifiedTime"] = _now()
+            doc["LastModifiedTime"] = time.time()
 
         doc = self.store.update("trial-component", name, change)
         if doc is None:
-            raise ResourceNotFound(
-                f"TrialComponent '{self._arn('experiment-trial-component', name)}' does not exist."
-            )
+            self._require("trial-component", name)
         return {"TrialComponentArn": doc["TrialComponentArn"]}
 
     def AssociateTrialComponent(self, p):
-        trial = self._require("trial", p["TrialName"], "Trial")
+        trial = self._require("trial", p["TrialName"])
         parent = {"TrialName": trial["TrialName"], "ExperimentName": trial["ExperimentName"]}
 
         def change(doc):
@@ -159,122 +148,137 @@ class SageMakerAPI:
 
         doc = self.store.update("trial-component", p["TrialComponentName"], change)
         if doc is None:
-            self._require("trial-component", p["TrialComponentName"], "TrialComponent")
+            self._require("trial-component", p["TrialComponentName"])
         return {"TrialComponentArn": doc["TrialComponentArn"], "TrialArn": trial["TrialArn"]}
 
     def ListTrialComponents(self, p):
-        tcs = self._filtered_components(p.get("ExperimentName"), p.get("TrialName"))
-        keys = [
-            "TrialComponentName", "TrialComponentArn", "DisplayName", "Status",
-            "StartTime", "EndTime", "CreationTime", "LastModifiedTime",
-        ]
-        summaries = [{k: tc[k] for k in keys if k in tc} for tc in tcs]
-        page, token = _page(summaries, p, "CreationTime", name_key="TrialComponentName")
-        return _drop_none({"TrialComponentSummaries": page, "NextToken": token})
-
-    def _filtered_components(self, experiment=None, trial=None) -> list[dict]:
-        tcs = self.store.all("trial-component")
-        if experiment:
-            tcs = [t for t in tcs if any(_same(x["ExperimentName"], experiment) for x in t["Parents"])]
-        if trial:
-            tcs = [t for t in tcs if any(_same(x["TrialName"], trial) for x in t["Parents"])]
-        return tcs
+        components = _created_between(self.store.all("trial-component"), p)
+        if p.get("ExperimentName"):
+            self._require("experiment", p["ExperimentName"])
+            components = [c for c in components if _has_parent(c, "ExperimentName", p["ExperimentName"])]
+        if p.get("TrialName"):
+            self._require("trial", p["TrialName"])
+            components = [c for c in components if _has_parent(c, "TrialName", p["TrialName"])]
+        if p.get("SourceArn"):  # jobs are not served here, so no component has a source
+            components = [c for c in components if c.get("Source", {}).get("SourceArn") == p["SourceArn"]]
+        page, token = _page(components, p, name_key="TrialComponentName")
+        return {"TrialComponentSummaries": page, "NextToken": token}
 
     def Search(self, p):
         if p["Resource"] != "ExperimentTrialComponent":
-            raise LocalServiceError(
-                "ValidationException",
-                f"The local stand-in searches ExperimentTrialComponent only, not {p['Resource']}.",
+            raise ValidationException(
+                f"The local SageMaker stand-in searches ExperimentTrialComponent only, not {p['Resource']}. "
+                "Use the aws backend (SAGEMAKER_BACKEND=aws) for other resources."
             )
         expression = p.get("SearchExpression", {})
-        tcs = self.store.all("trial-component")
-        tcs = [t for t in tcs if _matches(t, expression)]
-        for tc in tcs:
-            tc["Metrics"] = self.store.metric_summaries(tc["TrialComponentName"])
-        sort_by = {"Name": "TrialComponentName"}.get(p.get("SortBy"), p.get("SortBy") or "LastModifiedTime")
-        page, token = _page(tcs, {**p, "SortBy": sort_by}, sort_by)
-        return _drop_none({"Results": [{"TrialComponent": tc} for tc in page], "NextToken": token})
+        found = [c for c in self.store.all("trial-component") if _matches(c, expression)]
+        sort_by = p.get("SortBy") or "LastModifiedTime"
+        page, token = _page(found, {**p, "SortBy": sort_by}, name_key="TrialComponentName")
+        return {"Results": [{"TrialComponent": self._with_metrics(c)} for c in page], "NextToken": token}
 
-    # Metrics
+    # Tags
 
-    def BatchPutMetrics(self, p):
-        name = p["TrialComponentName"]
-        self._require("trial-component", name, "TrialComponent")
-        points = [
-            (m["MetricName"], float(m["Value"]), _epoch(m["Timestamp"]), m.get("Step"))
-            for m in p["MetricData"]
-        ]
-        self.store.add_metrics(name, points)
-        return {"Errors": []}
+    def _tagged(self, arn: str) -> tuple[str, str]:
+        resource = arn.split(":", 5)[-1]
+        arn_type, _, name = resource.partition("/")
+        kind = _KIND_OF_ARN_TYPE.get(arn_type)
+        if kind is None or self.store.get(kind, name) is None:
+            raise ResourceNotFound(f"Resource '{arn}' does not exist.")
+        return kind, name
+
+    def AddTags(self, p):
+        kind, name = self._tagged(p["ResourceArn"])
+
+        def change(doc):
+            tags = {t["Key"]: t for t in doc.get("Tags", [])}
+            tags.update({t["Key"]: t for t in p["Tags"]})
+            doc["Tags"] = list(tags.values())
+
+        self.store.update(kind, name, change)
+        return {"Tags": p["Tags"]}
+
+    def ListTags(self, p):
+        kind, name = self._tagged(p["ResourceArn"])
+        page, token = _page(self.store.get(kind, name).get("Tags", []), p)  # stable: tags keep their order
+        return {"Tags": page, "NextToken": token}
 
     # Lineage, written when a Run with artifacts closes
 
     def CreateArtifact(self, p):
         uri = p["Source"]["SourceUri"]
-        arn = self._arn("artifact", uuid.uuid5(uuid.NAMESPACE_URL, uri).hex)
-        doc = {
+        # one artifact per source URI: the SDK meets "already exists" when it logs the same file again
+        arn = self._arn_of("artifact", uuid.uuid5(uuid.NAMESPACE_URL, uri).hex)
+        now = time.time()
+        doc = _drop_none({
             "ArtifactArn": arn,
             "ArtifactName": p.get("ArtifactName"),
             "Source": p["Source"],
-            "ArtifactType": p.get("ArtifactType"),
+            "ArtifactType": p["ArtifactType"],
             "Properties": p.get("Properties", {}),
-            "CreationTime": _now(),
-            "LastModifiedTime": _now(),
-        }
-        if not self.store.insert("artifact", arn, _drop_none(doc)):
-            raise ValidationException(f"Artifact already exists: {arn}")
+            "CreationTime": now,
+            "LastModifiedTime": now,
+        })
+        if not self.store.insert("artifact", arn, doc):
+            raise ValidationException(f"Artifact already exists with arn {arn}")
         return {"ArtifactArn": arn}
 
     def ListArtifacts(self, p):
-        arts = self.store.all("artifact")
+        artifacts = _created_between(self.store.all("artifact"), p)
         if p.get("SourceUri"):
-            arts = [a for a in arts if a["Source"]["SourceUri"] == p["SourceUri"]]
+            artifacts = [a for a in artifacts if a["Source"]["SourceUri"] == p["SourceUri"]]
         if p.get("ArtifactType"):
-            arts = [a for a in arts if a.get("ArtifactType") == p["ArtifactType"]]
-        page, token = _page(arts, p, "CreationTime")
-        return _drop_none({"ArtifactSummaries": page, "NextToken": token})
+            artifacts = [a for a in artifacts if a.get("ArtifactType") == p["ArtifactType"]]
+        page, token = _page(artifacts, p)
+        return {"ArtifactSummaries": page, "NextToken": token}
 
     def AddAssociation(self, p):
         key = f"{p['SourceArn']}|{p['DestinationArn']}"
-        self.store.insert("association", key, dict(p))
+        if not self.store.insert("association", key, dict(p)):
+            raise ValidationException(f"Association already exists between {p['SourceArn']} and {p['DestinationArn']}")
         return {"SourceArn": p["SourceArn"], "DestinationArn": p["DestinationArn"]}
-
-    def AddTags(self, p):
-        return {"Tags": p.get("Tags", [])}
-
-    def ListTags(self, p):
-        return {"Tags": []}
 
 
 def _same(a: str | None, b: str | None) -> bool:
+    """Names are unique regardless of case on SageMaker."""
     return (a or "").lower() == (b or "").lower()
+
+
+def _has_parent(component: dict, key: str, name: str) -> bool:
+    return any(_same(parent[key], name) for parent in component["Parents"])
 
 
 def _drop_none(doc: dict) -> dict:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-def _epoch(value) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    return value.timestamp()
+def _created_between(items: list[dict], p: dict) -> list[dict]:
+    after, before = p.get("CreatedAfter"), p.get("CreatedBefore")
+    return [
+        item for item in items
+        if (after is None or item["CreationTime"] > after) and (before is None or item["CreationTime"] < before)
+    ]
 
 
-def _page(items: list[dict], p: dict, default_sort: str, name_key: str | None = None):
-    """Sort, then cut one page; NextToken is the offset, opaque to callers."""
-    sort_by = p.get("SortBy") or default_sort
+def _page(items: list[dict], p: dict, name_key: str | None = None):
+    """Sort (newest first unless asked otherwise), then cut one page; NextToken is an opaque offset."""
+    sort_by = p.get("SortBy") or "CreationTime"
     if sort_by == "Name" and name_key:
         sort_by = name_key
-    reverse = (p.get("SortOrder") or "Descending") == "Descending"
-    items = sorted(items, key=lambda d: _sort_key(d.get(sort_by)), reverse=reverse)
-    try:
-        start = int(p.get("NextToken") or 0)
-    except ValueError:
-        raise ValidationException("Invalid pagination token: NextToken.") from None
+    descending = (p.get("SortOrder") or "Descending") == "Descending"
+    items = sorted(items, key=lambda d: _sort_key(d.get(sort_by)), reverse=descending)
+    token = p.get("NextToken")
+    start = _offset(token) if token else 0
     size = p.get("MaxResults") or 10
     page = items[start : start + size]
-    token = str(start + size) if start + size < len(items) else None
-    return page, token
+    more = start + size < len(items)
+    return page, (f"local-{start + size}" if more else None)
+
+
+def _offset(token: str) -> int:
+    prefix, _, number = token.partition("-")
+    if prefix != "local" or not number.isdigit():
+        raise ValidationException("Invalid pagination token because of unrecognized format.")
+    return int(number)
 
 
 def _sort_key(value):
@@ -284,56 +288,58 @@ def _sort_key(value):
 
 
 def _field(doc: dict, name: str) -> list:
-    """Values of a Search filter field such as Parents.ExperimentName or Tags.team."""
-    if name.startswith("Parents."):
-        key = name.split(".", 1)[1]
-        return [x.get(key) for x in doc.get("Parents", [])]
-    if name.startswith("Tags."):
-        key = name.split(".", 1)[1]
-        return [t["Value"] for t in doc.get("Tags", []) if t["Key"] == key]
-    if name.startswith("Parameters."):
-        value = doc.get("Parameters", {}).get(name.split(".", 1)[1], {})
-        return [value.get("StringValue", value.get("NumberValue"))] if value else []
+    """Values of a Search filter field such as Parents.ExperimentName, Tags.team or Parameters.x."""
+    head, _, rest = name.partition(".")
+    if head == "Parents":
+        return [parent.get(rest) for parent in doc.get("Parents", [])]
+    if head == "Tags":
+        return [t["Value"] for t in doc.get("Tags", []) if t["Key"] == rest]
+    if head in ("Parameters", "InputArtifacts", "OutputArtifacts"):
+        value = doc.get(head, {}).get(rest)
+        if not value:
+            return []
+        return [value.get("StringValue", value.get("NumberValue", value.get("Value")))]
+    if head == "Metrics":  # Metrics.<name>.<statistic>
+        metric, _, statistic = rest.rpartition(".")
+        return [m[statistic] for m in doc.get("Metrics", []) if m["MetricName"] == metric and statistic in m]
     node = doc
     for part in name.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return [] if node is None else [node]
 
 
-def _compare(op: str, values: list, target):
-    def num(x):
-        try:
-            return float(x)
-        except (TypeError, ValueError):
-            return x
-
+def _compare(op: str, values: list, target) -> bool:
     if op == "Exists":
         return bool(values)
     if op == "NotExists":
         return not values
     if op == "NotEquals":
-        return all(str(v).lower() != str(target).lower() for v in values)
-    for v in values:
-        sv, st = str(v).lower(), str(target).lower()
-        if op == "Equals" and str(v) == str(target):
+        return all(str(v) != str(target) for v in values)
+    for value in values:
+        if op == "Equals" and str(value) == str(target):  # AWS compares names case-sensitively here
             return True
-        if op == "Contains" and st in sv:
+        if op == "Contains" and str(target) in str(value):
             return True
-        if op == "In" and sv in [x.strip().lower() for x in str(target).split(",")]:
+        if op == "In" and str(value) in [x.strip() for x in str(target).split(",")]:
             return True
-        if op in ("GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo"):
-            a, b = num(v), num(target)
-            try:
-                if {
-                    "GreaterThan": a > b,
-                    "GreaterThanOrEqualTo": a >= b,
-                    "LessThan": a < b,
-                    "LessThanOrEqualTo": a <= b,
-                }[op]:
-                    return True
-            except TypeError:
-                continue
+        if op in _ORDERINGS and _ordered(op, value, target):
+            return True
     return False
+
+
+_ORDERINGS = {
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanOrEqualTo": lambda a, b: a >= b,
+    "LessThan": lambda a, b: a < b,
+    "LessThanOrEqualTo": lambda a, b: a <= b,
+}
+
+
+def _ordered(op: str, value, target) -> bool:
+    try:
+        return _ORDERINGS[op](float(value), float(target))
+    except (TypeError, ValueError):
+        return _ORDERINGS[op](str(value), str(target))
 
 
 def _matches(doc: dict, expression: dict) -> bool:
@@ -342,6 +348,23 @@ def _matches(doc: dict, expression: dict) -> bool:
         for f in expression.get("Filters", [])
     ]
     checks += [_matches(doc, sub) for sub in expression.get("SubExpressions", [])]
+    checks += [_nested_matches(doc, nested) for nested in expression.get("NestedFilters", [])]
     if not checks:
         return True
     return any(checks) if expression.get("Operator") == "Or" else all(checks)
+
+
+def _nested_matches(doc: dict, nested: dict) -> bool:
+    """NestedFilters: all filters hold for one element of a list property, e.g. Parents."""
+    items = doc.get(nested["NestedPropertyName"], [])
+    prefix = nested["NestedPropertyName"] + "."
+    return any(
+        all(_compare(f.get("Operator", "Equals"), _item_field(item, f["Name"], prefix), f.get("Value"))
+            for f in nested["Filters"])
+        for item in items
+    )
+
+
+def _item_field(item: dict, name: str, prefix: str) -> list:
+    key = name[len(prefix):] if name.startswith(prefix) else name
+    return [item[key]] if item.get(key) is not None else []

@@ -1,6 +1,6 @@
-"""SQLite state of the stand-in: experiments, trials, trial components, metrics, lineage.
+"""SQLite state of the stand-in: experiments, trials, trial components, metric points, lineage.
 
-One connection per thread, WAL and a busy timeout, so threads and processes can share one file.
+One connection per thread, WAL, a busy timeout and short transactions, so threads and processes share one file.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 _SCHEMA = """
@@ -48,19 +49,17 @@ class Store:
             self._local.db = db
         return db
 
+    @contextmanager
     def _tx(self):
-        store = self
-
-        class _Tx:
-            def __enter__(self):
-                self.db = store._connection()
-                self.db.execute("BEGIN IMMEDIATE")
-                return self.db
-
-            def __exit__(self, exc_type, exc, tb):
-                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-        return _Tx()
+        """A short write transaction; IMMEDIATE takes the write lock up front, so it never deadlocks."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def insert(self, kind: str, name: str, data: dict) -> bool:
         """Add an entity; False if one of that kind and name exists already."""
@@ -112,36 +111,14 @@ class Store:
                 [(trial_component, *p) for p in points],
             )
 
-    def metric_summaries(self, trial_component: str) -> list[dict]:
-        """Min/Max/Avg/StdDev/Last/Count per metric, as Describe and Search return them."""
-        rows = (
+    def metric_points(self, trial_component: str) -> list[tuple[str, float, float]]:
+        """(metric_name, value, timestamp) of one trial component, in the order they were logged."""
+        return (
             self._connection()
             .execute(
                 "SELECT metric_name, value, timestamp FROM metrics WHERE trial_component = ? "
-                "ORDER BY metric_name, timestamp, rowid",
+                "ORDER BY rowid",
                 (trial_component,),
             )
             .fetchall()
         )
-        by_name: dict[str, list[tuple[float, float]]] = {}
-        for name, value, ts in rows:
-            by_name.setdefault(name, []).append((value, ts))
-        summaries = []
-        for name, points in by_name.items():
-            values = [v for v, _ in points]
-            count = len(values)
-            avg = sum(values) / count
-            std = (sum((v - avg) ** 2 for v in values) / (count - 1)) ** 0.5 if count > 1 else 0.0
-            summaries.append(
-                {
-                    "MetricName": name,
-                    "TimeStamp": points[-1][1],
-                    "Max": max(values),
-                    "Min": min(values),
-                    "Last": values[-1],
-                    "Count": count,
-                    "Avg": avg,
-                    "StdDev": std,
-                }
-            )
-        return summaries
