@@ -54,6 +54,7 @@ def test_permanent_s3_failure_keeps_the_spool_and_names_it(local_session, spool_
         backend.add_fault("s3.PutObject", code="ServiceUnavailable", status=503, times=None)
         with caplog.at_level(logging.WARNING):
             results = [chain().invoke({"n": n}, config={"callbacks": [handler]}) for n in range(1, 6)]
+            handler.wait_for_uploads(timeout=60)  # uploads after the first run on a background worker
         assert results == ["x"] * 5
         assert str(handler.spool_path) in caplog.text and handler.spool_path.exists()
         assert handler.spool_path.read_text().count("\n") == 6 * 4
