@@ -109,6 +109,9 @@ def test_agent_records_tool_calls_and_final_answer(local_session, spool_dir):
     assert chat[-1]["output_text"] == final and "1293.16" in final
     assert chat[0]["attributes"]["gen_ai.request.model"] == "offline-deterministic"
     assert chat[0]["attributes"]["gen_ai.usage.input_tokens"] > 0
+    root = next(s for s in spans if s["parent_id"] is None)
+    assert (root["input_text"], root["output_text"]) == (QUESTION, final)  # the conversation, read as text
+    assert [s["output_text"] for s in spans if s["name"] == "model"][0].startswith("tool call: web_search(")
 
 
 def test_classic_react_agent(local_session, spool_dir):

@@ -72,14 +72,20 @@ def _generations(outputs: dict | None) -> list[dict]:
 
 
 def _message_text(message: Any) -> str:
+    """The message's text; for a message that only asks for tools, the tool calls."""
     message = plain_message(message)
     if isinstance(message, dict):
         content = message.get("content", message.get("kwargs", {}).get("content", ""))
+        calls = message.get("tool_calls")
     else:
         content = getattr(message, "content", message)
+        calls = getattr(message, "tool_calls", None)
     if isinstance(content, list):  # content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return content if isinstance(content, str) else str(content)
+        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    text = content if isinstance(content, str) else str(content)
+    if not text and isinstance(calls, list) and calls:
+        text = "\n".join(f"tool call: {c.get('name')}({c.get('args')})" for c in calls if isinstance(c, dict))
+    return text
 
 
 def _message_role(message: Any) -> str:
@@ -149,16 +155,32 @@ def _texts(value: Any) -> str | None:
         for key in ("output", "text", "input", "query", "question"):
             if isinstance(value.get(key), str):
                 return value[key]
-        if "messages" in value and isinstance(value["messages"], list) and value["messages"]:
-            return _message_text(value["messages"][-1])
+        if isinstance(value.get("messages"), list | tuple):
+            return _texts(value["messages"])
         return None
-    if isinstance(value, list) and value and all(isinstance(v, dict) and "content" in v for v in value):
-        return _message_text(value[-1])
+    if isinstance(value, list | tuple) and value:
+        if _is_role_text_pair(value):  # ("user", "text"), as agents take messages
+            return value[1]
+        if all(_is_message(v) for v in value):  # a conversation: its last message
+            return _texts(value[-1])
+        if len(value) == 1:  # e.g. a graph node's [Command(update={"messages": [...]})]
+            return _texts(value[0])
+        return None
+    if isinstance(getattr(value, "update", None), dict):  # langgraph Command
+        return _texts(value.update)
     if hasattr(value, "to_string"):  # prompt values
         return value.to_string()
     if hasattr(value, "content"):
         return _message_text(value)
     return None
+
+
+def _is_role_text_pair(value: Any) -> bool:
+    return isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+
+
+def _is_message(value: Any) -> bool:
+    return (isinstance(value, dict) and "content" in value) or hasattr(value, "content") or _is_role_text_pair(value)
 
 
 def input_text(run, kind: str) -> str | None:
