@@ -35,8 +35,10 @@ def hot_path(session, spool: Path, invocations: int, rounds: int) -> dict:
             ours = w.our_handler(run, spool)
             chain.invoke("warm up", config={"callbacks": [ours]})  # registers the artifact
             events = ours.spool.lines  # spans per invocation
-            times["ours"].append(w.timed(lambda ours=ours: [chain.invoke("t", config={"callbacks": [ours]})
-                                                            for _ in range(invocations)]) / invocations)
+            # Uploads run on a background worker: the time includes waiting for the last of them.
+            times["ours"].append(w.timed(lambda ours=ours: ([chain.invoke("t", config={"callbacks": [ours]})
+                                                             for _ in range(invocations)], ours.wait_for_uploads()))
+                                 / invocations)
         seed_total = 0.0
         for i in range(invocations):  # a fresh run per call: the seed's handler stops at 30 artifacts a run
             with w.open_run(session, "bench-hot", f"seed-{r}-{i}") as run:
@@ -70,6 +72,8 @@ def requests_per_call(session, spool: Path, calls_list, latency_s: float = 0.0) 
                 backend.reset_counts()
                 backend.latency_s = latency_s
                 elapsed = w.timed(lambda handler=handler, chain=chain: chain.invoke("go", config={"callbacks": [handler]}))
+                if who == "ours":  # the upload the call handed to the background worker
+                    row["ours_upload_seconds"] = w.timed(handler.wait_for_uploads)
                 backend.latency_s = 0.0
                 row[who] = {"requests": sum(backend.request_counts.values()), "seconds": elapsed}
                 if who == "seed":
@@ -149,7 +153,8 @@ def table(results: dict) -> str:
     for events, row in lat.items():
         ratio = row["seed"]["seconds"] / row["ours"]["seconds"]
         lines.append(f"| 3. felt latency with {results['latency_ms']:.0f} ms/request, {events} events | "
-                     f"{row['ours']['seconds'] * 1000:.0f} ms | {row['seed']['seconds'] * 1000:.0f} ms ({ratio:.0f}x) | seed/ours ≥ 100x | "
+                     f"{row['ours']['seconds'] * 1000:.0f} ms (+ {row['ours_upload_seconds'] * 1000:.0f} ms upload in the background) | "
+                     f"{row['seed']['seconds'] * 1000:.0f} ms ({ratio:.0f}x) | seed/ours ≥ 100x | "
                      f"{'yes' if ratio >= 100 else 'no'} |")
     lines.append(f"| 4. extra peak RSS, 10,000-event run | {mem['extra_mb']:.1f} MB | | ≤ 50 MB | {'yes' if mem['extra_mb'] <= 50 else 'no'} |")
     lines.append(f"| 5. load_traces {rb['runs']} runs × {rb['spans_per_run']} spans, {rb['latency_ms']:.0f} ms/request | "
