@@ -23,6 +23,7 @@ def sweep_run_name(temperature: float) -> str:
 
 def execute(name: str, parameters: dict, output_dir: Path, progress: bool = True) -> Path:
     import papermill
+    from traitlets.config import Config
 
     source = NOTEBOOKS / f"{name}.ipynb"
     suffix = f"-{parameters['run_name']}" if name == "01_single_llm" and "sweep" in parameters.get("run_name", "") else ""
@@ -30,6 +31,7 @@ def execute(name: str, parameters: dict, output_dir: Path, progress: bool = True
     papermill.execute_notebook(
         str(source), str(target), parameters=parameters, cwd=str(NOTEBOOKS),
         kernel_name="python3", progress_bar=progress, log_output=False,
+        config=Config(KernelManager={"transport": "ipc"}),  # Unix sockets: no TCP port, not even on loopback
     )
     return target
 
