@@ -40,7 +40,10 @@ class Spool:
         self.lines = 0
 
     def append(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS) + "\n"
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False)
+        if "\x85" in line or "\u2028" in line or "\u2029" in line:  # rare: translate() costs ~50 ns a character
+            line = line.translate(_LINE_BREAKS)
+        line += "\n"
         with self._lock:
             self._file.write(line)
             self.lines += 1
