@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 import time
 
@@ -68,8 +69,8 @@ def test_calls_during_an_upload_coalesce_into_one_more(local_session, spool_dir)
     assert [s["inputs"]["input"] for s in read_trace(local_session, "coalesce")] == list(range(21))
 
 
-@pytest.mark.parametrize("llm_calls", [1, 50])
-def test_at_most_three_requests_per_top_level_call(local_session, spool_dir, llm_calls):
+@pytest.mark.parametrize("llm_calls", [1, 14, 50])
+def test_requests_per_top_level_call_one_trace_put_and_metrics_ten_values_a_request(local_session, spool_dir, llm_calls):
     llm = FakeListLLM(responses=["ok"])
     chain = RunnableLambda(lambda x: [llm.invoke(f"step {i}") for i in range(llm_calls)])
     backend = local_backend(local_session)
@@ -81,7 +82,8 @@ def test_at_most_three_requests_per_top_level_call(local_session, spool_dir, llm
         chain.invoke("go", config={"callbacks": [handler]})
         assert handler.wait_for_uploads(timeout=60)
         counts = dict(backend.request_counts)
-    assert sum(counts.values()) <= 3 and counts.get("s3.PutObject") == 1, counts
+    # 6 totals + one latency per LLM call, 10 values a request: at most 3 requests up to 14 LLM calls.
+    assert counts == {"s3.PutObject": 1, "sagemaker-metrics.BatchPutMetrics": math.ceil((6 + llm_calls) / 10)}, counts
     assert len(read_trace(local_session, f"requests-{llm_calls}")) == 2 * (llm_calls + 1)
 
 

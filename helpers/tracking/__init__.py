@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from .handler import ARTIFACT_NAME, SageMakerCallbackHandler
-from .metrics import RunMetrics
+from .metrics import metrics_of_trace
 from .spans import SCHEMA_VERSION
 from .spool import META_FILE, default_spool_dir, pending_spools
 from .uploader import MEDIA_TYPE
@@ -25,19 +25,25 @@ def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None
     """Upload spools left by killed processes to their runs, with the metrics they never sent.
 
     Returns the uploaded spool paths. spool_dir defaults to $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool.
+    Spools that a handler of this process still owns are left to it.
     """
     from ..experiments import load_run
+    from .handler import live_spools
 
+    owned = live_spools()
     uploaded = []
     for trace, meta in pending_spools(Path(spool_dir) if spool_dir else default_spool_dir()):
+        if trace.resolve() in owned:
+            continue
         if not (meta.get("run_name") and meta.get("experiment_name")):
             log.warning("Spool %s names no run (experiment_name, run_name in %s); left in place.", trace, META_FILE)
             continue
-        metrics = _metrics_of(trace, already_sent=int(meta.get("uploaded_bytes") or 0))
+        with open(trace, "rb") as lines:
+            metrics = metrics_of_trace(lines, latencies_sent=int(meta.get("latencies_sent") or 0))
         with load_run(run_name=meta["run_name"], experiment_name=meta["experiment_name"],
                       sagemaker_session=sagemaker_session) as run:
             run.log_file(str(trace), name=meta.get("artifact_name") or ARTIFACT_NAME, media_type=MEDIA_TYPE)
-            snapshot = metrics.take(all_latencies=True)
+            snapshot = metrics.take()
             if snapshot is not None:
                 if snapshot.params:
                     run.log_parameters(snapshot.params)
@@ -45,30 +51,9 @@ def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None
                     run.log_metric(name=name, value=float(value))
                 for value in snapshot.latencies:
                     run.log_metric(name="llm_latency_ms", value=float(value))
-        meta["uploaded_bytes"] = trace.stat().st_size
+        meta.update(uploaded_bytes=trace.stat().st_size, metrics_pending=False,
+                    latencies_sent=metrics.latencies_sent + len(snapshot.latencies if snapshot else []))
         (trace.parent / META_FILE).write_text(json.dumps(meta))
         uploaded.append(str(trace))
         log.info("Uploaded spool %s to run %s.", trace, meta["run_name"])
     return uploaded
-
-
-def _metrics_of(trace: Path, already_sent: int) -> RunMetrics:
-    """Totals over every span; latencies only for spans past `already_sent` bytes (the rest were logged)."""
-    metrics, late = RunMetrics(), RunMetrics(log_hyperparameters=False)
-    offset = 0
-    with open(trace, "rb") as lines:
-        for raw in lines:
-            offset += len(raw)
-            try:
-                span = json.loads(raw)
-            except ValueError:  # a line cut by the kill
-                continue
-            if not isinstance(span, dict) or span.get("type") != "span" or span.get("schema_version") != SCHEMA_VERSION:
-                continue
-            record = {"kind": span.get("kind"), "status": span.get("status"), "usage": span.get("usage"),
-                      "latency_ms": span.get("latency_ms"), "invocation_params": span.get("invocation_params")}
-            metrics.add(record)
-            if offset > already_sent:
-                late.add(record)
-    metrics.replace_latencies(late)
-    return metrics

@@ -7,8 +7,10 @@ spool and asks the uploader to send the spool when a top-level call ends.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -17,12 +19,12 @@ from uuid import UUID
 
 from langchain_core.tracers.base import BaseTracer
 
-from .metrics import RunMetrics
+from .metrics import metrics_of_trace
 from .redact import Redactor
 from .serialize import to_jsonable
 from .spans import span_record
 from .spool import Spool, default_spool_dir
-from .uploader import TraceUploader
+from .uploader import TraceUploader, session_of
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class SageMakerCallbackHandler(BaseTracer):
 
     def __init__(self, run, *, artifact_name: str = ARTIFACT_NAME, max_field_chars: int = 20_000,
                  mask=None, spool_dir: str | os.PathLike | None = None,
-                 log_hyperparameters: bool = True, **kwargs: Any):
+                 log_hyperparameters: bool = True, upload_interval_s: float = 1.0, **kwargs: Any):
         # "original+chat" makes BaseTracer record chat models as messages, not flattened prompts.
         super().__init__(_schema_format="original+chat", **kwargs)
         if not hasattr(run, "log_file"):
@@ -60,7 +62,8 @@ class SageMakerCallbackHandler(BaseTracer):
         self._redact = Redactor(mask)
         self._warned: set[str] = set()
         self._errors: dict[str, dict] = {}  # run id -> error details, until the run's span is written
-        self.uploader = _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, self.raise_error)
+        self.uploader = _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, self.raise_error,
+                                      upload_interval_s)
         self.spool = self.uploader.spool
         self.metrics = self.uploader.metrics
 
@@ -112,6 +115,7 @@ class SageMakerCallbackHandler(BaseTracer):
 
     def _forget(self, run) -> None:
         """Drop a spooled run from its parent, so memory stays flat however long the trace grows."""
+        self.order_map.pop(run.id, None)
         parent = self.run_map.get(str(run.parent_run_id)) if run.parent_run_id else None
         siblings = getattr(parent, "child_runs", None)
         if siblings:
@@ -126,8 +130,9 @@ class SageMakerCallbackHandler(BaseTracer):
     def _record(self, run) -> None:
         record = span_record(run, self._errors.pop(str(run.id), None))
         line = self._redact.apply_mask(to_jsonable(record, self.max_field_chars, self._redact))
-        self.metrics.add(record)
-        self.spool.append(line)
+        with self.uploader.record_lock:  # metrics and spool see spans in one order (crash recovery relies on it)
+            self.metrics.add(record)
+            self.spool.append(line)
 
     def _persist_run(self, run) -> None:
         """A top-level call ended: its spans go to disk now, to S3 from the upload worker."""
@@ -146,7 +151,7 @@ class SageMakerCallbackHandler(BaseTracer):
 
     def flush_tracker(self) -> None:
         """Upload everything recorded so far, with every pending metric value, and wait for it."""
-        self.uploader.upload_now(all_metrics=True)
+        self.uploader.upload_now()
 
     def wait_for_uploads(self, timeout: float | None = None) -> bool:
         """Block until the upload worker is idle; False if `timeout` seconds passed first."""
@@ -164,7 +169,13 @@ _uploaders: set[TraceUploader] = set()
 _uploaders_lock = threading.Lock()
 
 
-def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict) -> TraceUploader:
+def live_spools() -> set[Path]:
+    """Spool files that handlers of this process still own."""
+    with _uploaders_lock:
+        return {uploader.spool.path.resolve() for uploader in _uploaders}
+
+
+def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, upload_interval_s) -> TraceUploader:
     """One spool and uploader per (Run, artifact name): handlers made for the same Run share them,
     so a second handler cannot overwrite the first one's trace object in S3."""
     with _uploaders_lock:
@@ -179,15 +190,38 @@ def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict) ->
         if artifact_name in shared:
             return shared[artifact_name]
         tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
+        earlier = _earlier_trace(run, artifact_name, strict)
         spool = Spool(
             Path(spool_dir) if spool_dir else default_spool_dir(),
             {"experiment_name": getattr(run, "experiment_name", None), "run_name": getattr(run, "run_name", None),
              "trial_component_name": tc_name, "artifact_name": artifact_name},
+            initial=earlier,
         )
-        uploader = TraceUploader(run, spool, RunMetrics(log_hyperparameters), artifact_name, strict)
+        # A resumed run keeps counting from its earlier trace, whose latencies the run holds already.
+        metrics = metrics_of_trace(earlier.splitlines(), latencies_sent=sys.maxsize,
+                                   log_hyperparameters=log_hyperparameters)
+        spool.mark_uploaded(0, latencies_sent=metrics.latencies_sent)
+        uploader = TraceUploader(run, spool, metrics, artifact_name, strict, min_interval_s=upload_interval_s)
         shared[artifact_name] = uploader
         _uploaders.add(uploader)
         return uploader
+
+
+def _earlier_trace(run, artifact_name: str, strict: bool) -> bytes:
+    """The trace a run already holds (a re-executed cell, or load_run): new spans are appended to it."""
+    artifact = getattr(getattr(run, "_trial_component", None), "output_artifacts", None) or {}
+    uri = str(getattr(artifact.get(artifact_name), "value", None) or "")
+    if not uri.startswith("s3://"):
+        return b""
+    bucket, _, key = uri[5:].partition("/")
+    try:
+        return session_of(run).boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as error:
+        if strict:
+            raise
+        log.warning("SageMaker tracking: the run's earlier trace %s could not be read (%s: %s); "
+                    "this run's trace will hold only the new spans.", uri, type(error).__name__, error)
+        return b""
 
 
 def _hook_run_close(run, uploaders: dict[str, TraceUploader]) -> None:
@@ -199,19 +233,24 @@ def _hook_run_close(run, uploaders: dict[str, TraceUploader]) -> None:
 
     def close(*args, **kwargs):
         failure = None
-        for uploader in list(uploaders.values()):
+        current = list(uploaders.values())
+        with contextlib.ExitStack() as held:  # no worker upload may touch the Run while it saves and closes
+            for uploader in current:
+                held.enter_context(uploader.run_lock)
+            for uploader in current:
+                try:
+                    uploader.raise_stored_error()
+                    uploader.upload_locked()
+                except Exception as error:  # strict mode only; the Run still closes first
+                    failure = failure or error
             try:
-                uploader.wait(timeout=_CLOSE_WAIT_S)
-                uploader.upload_now(all_metrics=True)
-            except Exception as error:  # strict mode only; the Run still closes first
-                failure = failure or error
-        try:
-            return original(*args, **kwargs)
-        finally:
-            for uploader in uploaders.values():
-                uploader.run_closed = True
-            if failure is not None:
-                raise failure
+                return original(*args, **kwargs)
+            finally:
+                for uploader in current:
+                    uploader.retire()
+                    uploader.spool.close_file()
+                if failure is not None:
+                    raise failure
 
     run.close = close
 
@@ -224,7 +263,7 @@ def _finish_uploads() -> None:
             continue
         try:
             uploader.wait(timeout=60)
-            uploader.upload_now(all_metrics=True)
+            uploader.upload_now()
         except Exception as error:
             log.warning("SageMaker tracking: the last upload at exit failed (%s); the spans stay in %s.",
                         error, uploader.spool.path)

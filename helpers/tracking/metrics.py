@@ -1,18 +1,17 @@
 """Counts what a run's metrics and parameters report: LLM and tool calls, errors, tokens, LLM latencies.
 
-Thread-safe; the uploader takes a snapshot per upload and gives latencies back if the upload fails.
+Thread-safe; the uploader takes a snapshot per upload and gives back what a failed upload did not send.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spans import hyperparameters
-
-# A BatchPutMetrics request carries at most 10 values: 6 totals + 4 latencies keep an upload to one request.
-LATENCIES_PER_UPLOAD = 4
+from .spans import SCHEMA_VERSION, hyperparameters
 
 
 @dataclass
@@ -20,6 +19,7 @@ class MetricsSnapshot:
     params: dict[str, Any]
     totals: dict[str, int]
     latencies: list[float] = field(default_factory=list)
+    latencies_accepted: int = 0  # set by the uploader as BatchPutMetrics accepts them
 
 
 class RunMetrics:
@@ -34,6 +34,7 @@ class RunMetrics:
         self._params: dict[str, Any] = {}
         self._logged_params: dict[str, Any] = {}
         self._logged_totals: dict[str, int] | None = None
+        self.latencies_sent = 0  # LLM latencies the run holds, in span order (kept in the spool's meta.json)
 
     def add(self, record: dict) -> None:
         """Count one finished span (before serialization: plain Python values)."""
@@ -53,21 +54,15 @@ class RunMetrics:
             if record["status"] == "error":
                 self._totals["errors"] += 1
 
-    def replace_latencies(self, other: RunMetrics) -> None:
-        """Keep only the latencies another counter saw (crash recovery: those not logged yet)."""
-        with self._lock:
-            self._latencies = list(other._latencies)
-
     def totals(self) -> dict[str, int]:
         with self._lock:
             return dict(self._totals)
 
-    def take(self, all_latencies: bool) -> MetricsSnapshot | None:
-        """What changed since the last confirmed upload; None when nothing did."""
+    def take(self) -> MetricsSnapshot | None:
+        """Everything not confirmed yet; None when nothing changed."""
         with self._lock:
             params = {k: v for k, v in self._params.items() if self._logged_params.get(k) != v}
-            take = len(self._latencies) if all_latencies else LATENCIES_PER_UPLOAD
-            latencies, self._latencies = self._latencies[:take], self._latencies[take:]
+            latencies, self._latencies = self._latencies, []
             if not params and not latencies and self._totals == self._logged_totals:
                 return None
             return MetricsSnapshot(params, dict(self._totals), latencies)
@@ -76,13 +71,39 @@ class RunMetrics:
         with self._lock:
             self._logged_params.update(snapshot.params)
             self._logged_totals = snapshot.totals
+            self.latencies_sent += len(snapshot.latencies)
 
     def give_back(self, snapshot: MetricsSnapshot) -> None:
-        """A failed upload: its latencies go first in the next one."""
+        """A failed upload: the latencies it did not get accepted go first in the next one."""
         with self._lock:
-            self._latencies[:0] = snapshot.latencies
+            self.latencies_sent += snapshot.latencies_accepted
+            self._latencies[:0] = snapshot.latencies[snapshot.latencies_accepted:]
 
     def pending(self) -> bool:
         with self._lock:
             return bool(self._latencies) or self._totals != self._logged_totals or any(
                 self._logged_params.get(k) != v for k, v in self._params.items())
+
+
+def spans_in(lines: Iterable[bytes | str]) -> Iterable[dict]:
+    """The span records of trace lines, skipping lines cut by a crash and foreign records."""
+    for raw in lines:
+        try:
+            span = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(span, dict) and span.get("type") == "span" and span.get("schema_version") == SCHEMA_VERSION:
+            yield span
+
+
+def metrics_of_trace(lines: Iterable[bytes | str], latencies_sent: int, log_hyperparameters: bool = True) -> RunMetrics:
+    """A counter rebuilt from a trace: totals over every span, latencies past the first `latencies_sent`."""
+    metrics = RunMetrics(log_hyperparameters)
+    for span in spans_in(lines):
+        metrics.add({"kind": span.get("kind"), "status": span.get("status"), "usage": span.get("usage"),
+                     "latency_ms": span.get("latency_ms"), "invocation_params": span.get("invocation_params")})
+    with metrics._lock:
+        sent = min(latencies_sent, len(metrics._latencies))
+        del metrics._latencies[:sent]
+        metrics.latencies_sent = sent
+    return metrics

@@ -24,18 +24,19 @@ def default_spool_dir() -> Path:
 
 
 class Spool:
-    """Buffered appends (no fsync per span); flush() before every upload."""
+    """Buffered appends (no fsync per span); flush() before every upload. The file is opened on demand
+    and closed with close_file(), so a process with many finished runs holds no descriptor for them."""
 
-    def __init__(self, spool_dir: Path, meta: dict):
+    def __init__(self, spool_dir: Path, meta: dict, initial: bytes = b""):
         base = meta.get("trial_component_name") or "run"
         self.directory = Path(spool_dir) / f"{base}-{uuid.uuid4().hex[:8]}"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / TRACE_FILE
         self.meta_path = self.directory / META_FILE
         self.meta = {**meta, "pid": os.getpid(), "created": time.time(), "uploaded_bytes": 0}
+        self.path.write_bytes(initial)  # a trace the run already held, when a run is resumed
         self._write_meta()
-        # A lone surrogate (e.g. "\ud800" from a broken decode) is written as its JSON escape, not dropped.
-        self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - lives as long as the spool
+        self._file = None
         self._lock = threading.Lock()
         self.lines = 0
 
@@ -45,24 +46,36 @@ class Spool:
             line = line.translate(_LINE_BREAKS)
         line += "\n"
         with self._lock:
+            if self._file is None:
+                # A lone surrogate (e.g. "\ud800" from a broken decode) is written as its JSON escape, not dropped.
+                self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
             self._file.write(line)
             self.lines += 1
 
     def flush(self) -> int:
         """Write buffered spans to disk; returns the file size."""
         with self._lock:
-            self._file.flush()
+            if self._file is not None:
+                self._file.flush()
             return self.path.stat().st_size
 
-    def mark_uploaded(self, size: int) -> None:
-        self.meta["uploaded_bytes"] = size
+    def close_file(self) -> None:
+        """Flush and close the file; the next append opens it again."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def mark_uploaded(self, size: int, **progress) -> None:
+        """Record what the run holds now (bytes, and e.g. how many latencies it was sent)."""
+        self.meta.update(progress, uploaded_bytes=size)
         self._write_meta()
 
     def remove_if_uploaded(self) -> bool:
-        """Delete the spool once every byte of it is confirmed in the run."""
+        """Delete the spool once every byte of it, and every metric, is confirmed in the run."""
+        self.close_file()
         with self._lock:
-            self._file.close()
-            if self.path.stat().st_size != self.meta["uploaded_bytes"]:
+            if self.path.stat().st_size != self.meta["uploaded_bytes"] or self.meta.get("metrics_pending"):
                 return False
             shutil.rmtree(self.directory, ignore_errors=True)
             return True
@@ -83,7 +96,7 @@ def pending_spools(spool_dir: Path) -> list[tuple[Path, dict]]:
             size = trace.stat().st_size
         except (OSError, json.JSONDecodeError):
             continue
-        if size > meta.get("uploaded_bytes", 0) and not _alive(meta.get("pid")):
+        if (size > meta.get("uploaded_bytes", 0) or meta.get("metrics_pending")) and not _alive(meta.get("pid")):
             found.append((trace, meta))
     return found
 

@@ -5,9 +5,12 @@ Every call on the SDK's Run goes through here under one lock, because the Run is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+
+from boto3.s3.transfer import TransferConfig
 
 from .metrics import MetricsSnapshot, RunMetrics
 from .spool import Spool
@@ -15,6 +18,7 @@ from .spool import Spool
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/jsonl"
+METRICS_PER_REQUEST = 10  # BatchPutMetrics' limit
 _MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default: bigger traces go multipart
 _IDLE_EXIT_S = 30.0  # an idle worker ends; the next request starts a new one
 
@@ -26,21 +30,30 @@ def session_of(run):
 
 
 class TraceUploader:
-    """request() from any thread returns at once; upload_now() uploads on the caller's thread."""
+    """request() from any thread returns at once; upload_now() uploads on the caller's thread.
 
-    def __init__(self, run, spool: Spool, metrics: RunMetrics, artifact_name: str, strict: bool):
+    The worker uploads at most once per `min_interval_s`: a loop of fast calls re-sends the growing
+    trace once a second, not once per call. wait() and upload_now() never wait for that interval.
+    """
+
+    def __init__(self, run, spool: Spool, metrics: RunMetrics, artifact_name: str, strict: bool,
+                 min_interval_s: float = 1.0):
         self.run = run
         self.spool = spool
         self.metrics = metrics
         self.artifact_name = artifact_name
         self.strict = strict
-        self.run_closed = False
+        self.min_interval_s = min_interval_s
         self.trace_uri: str | None = None
         self.uploads = 0
-        self._run_lock = threading.Lock()
+        self.run_lock = threading.Lock()  # held for every call on the Run
+        self.record_lock = threading.Lock()  # held while a span goes to the metrics and the spool
         self._wake = threading.Condition()
         self._pending = False
-        self._busy = False
+        self._busy = 0  # uploads in progress, on the worker or a caller
+        self._hurry = 0  # callers waiting: the worker skips its interval
+        self._retire = False
+        self._last_upload = 0.0
         self._worker: threading.Thread | None = None
         self._failing = False
         self._error: BaseException | None = None  # strict mode: raised at the next wait() or upload_now()
@@ -56,6 +69,7 @@ class TraceUploader:
         """Ask for an upload; one already in flight is followed by exactly one more, whatever the number of asks."""
         with self._wake:
             self._pending = True
+            self._retire = False
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="sagemaker-trace-upload", daemon=True)
                 self._worker.start()
@@ -63,71 +77,91 @@ class TraceUploader:
 
     def try_upload_now(self) -> bool:
         """Upload on this thread unless another upload holds the Run; then leave it to the worker."""
-        if not self._run_lock.acquire(blocking=False):
+        if not self.run_lock.acquire(blocking=False):
             self.request()
             return False
         try:
-            self._upload_locked(all_metrics=False)
+            with self._in_progress():
+                self._upload_locked()
         finally:
-            self._run_lock.release()
+            self.run_lock.release()
         return True
 
-    def upload_now(self, all_metrics: bool = True) -> bool:
+    def upload_now(self) -> bool:
         """Wait for any upload in flight, then upload everything recorded so far."""
-        self._raise_stored_error()
+        self.raise_stored_error()
+        with self._in_progress(), self.run_lock:
+            return self.upload_locked()
+
+    def upload_locked(self) -> bool:
+        """upload_now() for a caller that holds run_lock already."""
         with self._wake:
             self._pending = False  # this upload covers whatever was asked for until now
-        with self._run_lock:
-            return self._upload_locked(all_metrics)
+        return self._upload_locked()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no upload is pending or in flight; False on timeout."""
         with self._wake:
-            done = self._wake.wait_for(lambda: not self._pending and not self._busy, timeout)
-        self._raise_stored_error()
+            self._hurry += 1
+            self._wake.notify_all()
+            try:
+                done = self._wake.wait_for(lambda: not self._pending and not self._busy, timeout)
+            finally:
+                self._hurry -= 1
+        self.raise_stored_error()
         return done
+
+    def retire(self) -> None:
+        """The Run closed: let an idle worker end now instead of after its idle timeout."""
+        with self._wake:
+            self._retire = True
+            self._wake.notify_all()
+
+    @contextlib.contextmanager
+    def _in_progress(self):
+        """Counts an upload on a caller's thread, so wait() waits for it too."""
+        with self._wake:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._wake:
+                self._busy -= 1
+                self._wake.notify_all()
 
     def _work(self) -> None:
         while True:
             with self._wake:
-                if not self._wake.wait_for(lambda: self._pending, _IDLE_EXIT_S):
+                if not self._wake.wait_for(lambda: self._pending or self._retire, _IDLE_EXIT_S) or not self._pending:
                     self._worker = None
                     return
+                due = self._last_upload + self.min_interval_s
+                self._wake.wait_for(lambda: self._hurry or not self._pending, max(0.0, due - time.monotonic()))
+                if not self._pending:  # an upload_now() covered it
+                    continue
                 self._pending = False
-                self._busy = True
+                self._busy += 1
             try:
-                with self._run_lock:
-                    self._upload_locked(all_metrics=False)
-            except BaseException as error:  # strict mode: keep it for the caller's next wait()
+                with self.run_lock:
+                    self._upload_locked()
+            except BaseException as error:  # only strict mode raises here: keep it for the caller's next wait()
                 self._error = error
             finally:
                 with self._wake:
-                    self._busy = False
+                    self._busy -= 1
                     self._wake.notify_all()
 
-    def _raise_stored_error(self) -> None:
+    def raise_stored_error(self) -> None:
         error, self._error = self._error, None
         if error is not None:
             raise error
 
-    # One upload (the caller holds _run_lock)
+    # One upload (the caller holds run_lock)
 
-    def _upload_locked(self, all_metrics: bool) -> bool:
-        size = self.spool.flush()
-        trace_changed = size != self.spool.meta["uploaded_bytes"] or (not self.registered and size > 0)
-        snapshot = self.metrics.take(all_metrics)
-        if not trace_changed and snapshot is None:
-            return True
+    def _upload_locked(self) -> bool:
         try:
-            if snapshot is not None and snapshot.params:
-                self.run.log_parameters(snapshot.params)  # kept on the trial component, saved with it
-            if trace_changed:
-                self._put_trace()
-            if snapshot is not None:
-                self._put_metrics(snapshot)
+            return self._upload()
         except Exception as error:
-            if snapshot is not None:
-                self.metrics.give_back(snapshot)
             if self.strict:
                 raise
             if not self._failing:
@@ -138,9 +172,30 @@ class TraceUploader:
                 )
             self._failing = True
             return False
+        finally:
+            self._last_upload = time.monotonic()
+
+    def _upload(self) -> bool:
+        size = self.spool.flush()
+        trace_changed = size != self.spool.meta["uploaded_bytes"] or (not self.registered and size > 0)
+        snapshot = self.metrics.take()
+        if not trace_changed and snapshot is None:
+            return True
+        try:
+            if snapshot is not None and snapshot.params:
+                self.run.log_parameters(snapshot.params)  # kept on the trial component, saved with it
+            if trace_changed:
+                self._put_trace()
+            if snapshot is not None:
+                self._put_metrics(snapshot)
+        except Exception:
+            if snapshot is not None:
+                self.metrics.give_back(snapshot)
+            raise
         if snapshot is not None:
             self.metrics.confirm(snapshot)
-        self.spool.mark_uploaded(size)
+        self.spool.mark_uploaded(size, latencies_sent=self.metrics.latencies_sent,
+                                 metrics_pending=self.metrics.pending())
         self.uploads += 1
         if self._failing:
             log.info("SageMaker tracking: the trace upload works again; %s is in the run.", self.spool.path.name)
@@ -151,10 +206,11 @@ class TraceUploader:
         """The first upload registers the artifact with log_file; later ones overwrite it with one PutObject."""
         if self.trace_uri is None:
             self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
-            artifact = getattr(getattr(self.run, "_trial_component", None), "output_artifacts", {}).get(self.artifact_name)
+            trial_component = getattr(self.run, "_trial_component", None)
+            artifact = getattr(trial_component, "output_artifacts", {}).get(self.artifact_name)
             self.trace_uri = getattr(artifact, "value", None) or ""
-            if self.run_closed:  # the Run saved its trial component already: save the new artifact ourselves
-                self.run._trial_component.save()
+            if trial_component is not None:  # linked to the run now: a killed process leaves it findable
+                trial_component.save()
             return
         if not self.trace_uri.startswith("s3://"):
             self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
@@ -165,12 +221,15 @@ class TraceUploader:
         if self.spool.path.stat().st_size < _MULTIPART_THRESHOLD:  # one request, no transfer threads
             self._s3.put_object(Bucket=bucket, Key=key, Body=self.spool.path.read_bytes(), ContentType=MEDIA_TYPE)
         else:
-            self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": MEDIA_TYPE})
+            # No transfer threads: this works at interpreter exit too.
+            self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": MEDIA_TYPE},
+                                 Config=TransferConfig(use_threads=False))
 
     def _put_metrics(self, snapshot: MetricsSnapshot) -> None:
-        """Totals and LLM latencies in BatchPutMetrics requests of at most 10 values (the API's limit)."""
+        """Totals, then LLM latencies, in BatchPutMetrics requests of at most 10 values."""
         now = time.time()
         data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in snapshot.totals.items()]
+        first_latency = len(data)
         data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in snapshot.latencies]
         client = getattr(session_of(self.run), "sagemaker_metrics_client", None)
         tc_name = self.spool.meta.get("trial_component_name")
@@ -178,7 +237,10 @@ class TraceUploader:
             for item in data:
                 self.run.log_metric(name=item["MetricName"], value=item["Value"])
             return
-        for start in range(0, len(data), 10):
-            response = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=data[start : start + 10])
-            if response.get("Errors"):
-                raise RuntimeError(f"BatchPutMetrics rejected {len(response['Errors'])} values: {response['Errors'][0]}")
+        for start in range(0, len(data), METRICS_PER_REQUEST):
+            batch = data[start : start + METRICS_PER_REQUEST]
+            errors = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=batch).get("Errors")
+            accepted = start + (min(e.get("MetricIndex", 0) for e in errors) if errors else len(batch))
+            snapshot.latencies_accepted = max(0, accepted - first_latency)
+            if errors:
+                raise RuntimeError(f"BatchPutMetrics rejected {len(errors)} values: {errors[0]}")
