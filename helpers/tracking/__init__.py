@@ -14,7 +14,7 @@ from .handler import ARTIFACT_NAME, SageMakerCallbackHandler
 from .metrics import metrics_of_trace
 from .spans import SCHEMA_VERSION
 from .spool import META_FILE, default_spool_dir, pending_spools
-from .uploader import MEDIA_TYPE
+from .uploader import MEDIA_TYPE, put_metrics
 
 __all__ = ["ARTIFACT_NAME", "SCHEMA_VERSION", "SageMakerCallbackHandler", "upload_pending_spools"]
 
@@ -47,10 +47,7 @@ def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None
             if snapshot is not None:
                 if snapshot.params:
                     run.log_parameters(snapshot.params)
-                for name, value in snapshot.totals.items():
-                    run.log_metric(name=name, value=float(value))
-                for value in snapshot.latencies:
-                    run.log_metric(name="llm_latency_ms", value=float(value))
+                put_metrics(run, meta.get("trial_component_name"), snapshot)
         meta.update(uploaded_bytes=trace.stat().st_size, metrics_pending=False,
                     latencies_sent=metrics.latencies_sent + len(snapshot.latencies if snapshot else []))
         (trace.parent / META_FILE).write_text(json.dumps(meta))

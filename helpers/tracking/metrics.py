@@ -33,7 +33,7 @@ class RunMetrics:
         self._latencies: list[float] = []
         self._params: dict[str, Any] = {}
         self._logged_params: dict[str, Any] = {}
-        self._logged_totals: dict[str, int] | None = None
+        self._logged_totals: dict[str, int] = {}
         self.latencies_sent = 0  # LLM latencies the run holds, in span order (kept in the spool's meta.json)
 
     def add(self, record: dict) -> None:
@@ -63,14 +63,15 @@ class RunMetrics:
         with self._lock:
             params = {k: v for k, v in self._params.items() if self._logged_params.get(k) != v}
             latencies, self._latencies = self._latencies, []
-            if not params and not latencies and self._totals == self._logged_totals:
+            totals = {k: v for k, v in self._totals.items() if self._logged_totals.get(k) != v}  # "Last" values
+            if not params and not latencies and not totals:
                 return None
-            return MetricsSnapshot(params, dict(self._totals), latencies)
+            return MetricsSnapshot(params, totals, latencies)
 
     def confirm(self, snapshot: MetricsSnapshot) -> None:
         with self._lock:
             self._logged_params.update(snapshot.params)
-            self._logged_totals = snapshot.totals
+            self._logged_totals.update(snapshot.totals)
             self.latencies_sent += len(snapshot.latencies)
 
     def give_back(self, snapshot: MetricsSnapshot) -> None:

@@ -226,21 +226,28 @@ class TraceUploader:
                                  Config=TransferConfig(use_threads=False))
 
     def _put_metrics(self, snapshot: MetricsSnapshot) -> None:
-        """Totals, then LLM latencies, in BatchPutMetrics requests of at most 10 values."""
-        now = time.time()
-        data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in snapshot.totals.items()]
-        first_latency = len(data)
-        data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in snapshot.latencies]
-        client = getattr(session_of(self.run), "sagemaker_metrics_client", None)
-        tc_name = self.spool.meta.get("trial_component_name")
-        if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
-            for item in data:
-                self.run.log_metric(name=item["MetricName"], value=item["Value"])
-            return
-        for start in range(0, len(data), METRICS_PER_REQUEST):
-            batch = data[start : start + METRICS_PER_REQUEST]
-            errors = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=batch).get("Errors")
-            accepted = start + (min(e.get("MetricIndex", 0) for e in errors) if errors else len(batch))
-            snapshot.latencies_accepted = max(0, accepted - first_latency)
-            if errors:
-                raise RuntimeError(f"BatchPutMetrics rejected {len(errors)} values: {errors[0]}")
+        put_metrics(self.run, self.spool.meta.get("trial_component_name"), snapshot)
+
+
+def put_metrics(run, tc_name: str | None, snapshot: MetricsSnapshot) -> None:
+    """Totals, then LLM latencies, in BatchPutMetrics requests of at most 10 values.
+
+    Timestamps keep their fractions (the SDK's log_metric rounds down to the second), so the
+    "Last" of a running total is the latest one even when two land in the same second.
+    """
+    now = time.time()
+    data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in snapshot.totals.items()]
+    first_latency = len(data)
+    data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in snapshot.latencies]
+    client = getattr(session_of(run), "sagemaker_metrics_client", None)
+    if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
+        for item in data:
+            run.log_metric(name=item["MetricName"], value=item["Value"])
+        return
+    for start in range(0, len(data), METRICS_PER_REQUEST):
+        batch = data[start : start + METRICS_PER_REQUEST]
+        errors = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=batch).get("Errors")
+        accepted = start + (min(e.get("MetricIndex", 0) for e in errors) if errors else len(batch))
+        snapshot.latencies_accepted = max(0, accepted - first_latency)
+        if errors:
+            raise RuntimeError(f"BatchPutMetrics rejected {len(errors)} values: {errors[0]}")
