@@ -18,12 +18,16 @@ class ObjectFolder:
     def __init__(self, root: Path):
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._bucket_dirs: dict[str, Path] = {}  # resolve() costs a few syscalls; every request needs it
 
     def _bucket_dir(self, bucket: str) -> Path:
         # Bucket names are validated before they get here; resolve() guards anyway.
-        path = (self.root / bucket).resolve()
-        if path.parent != self.root:
-            raise ValueError(f"bucket name {bucket!r} leaves the object folder")
+        path = self._bucket_dirs.get(bucket)
+        if path is None:
+            path = (self.root / bucket).resolve()
+            if path.parent != self.root:
+                raise ValueError(f"bucket name {bucket!r} leaves the object folder")
+            self._bucket_dirs[bucket] = path
         return path
 
     def _object_path(self, bucket: str, key: str) -> Path:

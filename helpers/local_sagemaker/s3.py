@@ -14,6 +14,7 @@ from .errors import LocalServiceError
 from .objects import ObjectFolder
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 def read_body(request) -> bytes:
@@ -129,14 +130,13 @@ class S3Backend:
         return 200, {k: meta[k] for k in ("ETag", "ContentLength", "ContentType", "LastModified", "Metadata")}
 
     def GetObject(self, params, request):
-        self._meta_or_404(params, head=False)
-        found = self.folder.get(params["Bucket"], params["Key"])
+        found = self.folder.get(params["Bucket"], params["Key"])  # one read of the sidecar, not two
         if found is None:
             raise LocalServiceError("NoSuchKey", "The specified key does not exist.", 404)
         body, meta = found
         output = {k: meta[k] for k in ("ETag", "ContentType", "LastModified", "Metadata")}
         status = 200
-        match = re.fullmatch(r"bytes=(\d*)-(\d*)", params.get("Range", "") or "")
+        match = _RANGE.fullmatch(params.get("Range", "") or "")
         if match:
             start = int(match[1] or 0)
             end = int(match[2]) if match[2] else len(body) - 1
