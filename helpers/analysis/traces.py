@@ -13,14 +13,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..experiments import open_session
+from .span_table import COLUMNS, span_columns, span_frame
+
+__all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "list_trial_components", "load_traces", "parse_trace"]
 
 log = logging.getLogger(__name__)
 
 ARTIFACT = "langchain-trace"
 SCHEMA_VERSIONS = {1}
-COLUMNS = ["run_name", "trace_id", "span_id", "parent_id", "kind", "name", "start_time", "latency_ms",
-           "input_tokens", "output_tokens", "total_tokens", "status", "input_text", "output_text",
-           "model_name", "temperature", "error"]
 
 
 def list_trial_components(session, experiment_name: str) -> list[dict]:
@@ -47,34 +47,26 @@ def parse_trace(text: str) -> tuple[list[dict], int]:
     """Spans of a JSON Lines trace, and how many lines were skipped (truncated, foreign or unknown)."""
     spans, skipped = [], 0
     for line in text.splitlines():
-        if not line.strip():
-            continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
-            skipped += 1
+        except (ValueError, RecursionError):  # not JSON (or nested past the parser's depth)
+            if line.strip():  # blank lines are not damage
+                skipped += 1
             continue
-        if not isinstance(record, dict) or record.get("type") != "span" or record.get("schema_version") not in SCHEMA_VERSIONS:
+        if _is_span(record):
+            spans.append(record)
+        else:
             skipped += 1
-            continue
-        spans.append(record)
     return spans, skipped
 
 
-def _row(run_name: str, span: dict) -> dict:
-    usage = span.get("usage") or {}
-    params = span.get("invocation_params") or {}
-    error = span.get("error") or {}
-    return {
-        "run_name": run_name, "trace_id": span.get("trace_id"), "span_id": span.get("span_id"),
-        "parent_id": span.get("parent_id"), "kind": span.get("kind"), "name": span.get("name"),
-        "start_time": span.get("start_time"), "latency_ms": span.get("latency_ms"),
-        "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
-        "total_tokens": usage.get("total_tokens"), "status": span.get("status"),
-        "input_text": span.get("input_text"), "output_text": span.get("output_text"),
-        "model_name": params.get("model_name"), "temperature": params.get("temperature"),
-        "error": f"{error.get('type')}: {error.get('message')}" if error else None,
-    }
+def _is_span(record) -> bool:
+    if not isinstance(record, dict) or record.get("type") != "span":
+        return False
+    try:
+        return record.get("schema_version") in SCHEMA_VERSIONS
+    except TypeError:  # an unhashable version (a list, an object) is not one we know
+        return False
 
 
 def _run_name(tc: dict, experiment_name: str | None) -> str:
@@ -87,6 +79,7 @@ def _run_name(tc: dict, experiment_name: str | None) -> str:
 
 
 def _fetch(s3, tc: dict, experiment_name: str | None) -> tuple[str, list[dict], str]:
+    """One run's name, spans and trace status; a missing or damaged trace is a status, never an error."""
     run_name = _run_name(tc, experiment_name)
     artifact = (tc.get("OutputArtifacts") or {}).get(ARTIFACT)
     if not artifact or not str(artifact.get("Value", "")).startswith("s3://"):
@@ -104,6 +97,11 @@ def _fetch(s3, tc: dict, experiment_name: str | None) -> tuple[str, list[dict], 
     return run_name, spans, status
 
 
+def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict[str, list], str]:
+    run_name, spans, status = _fetch(s3, tc, experiment_name)
+    return run_name, span_columns(run_name, spans), status
+
+
 def load_traces(experiment_name: str | None = None, run_names: list[str] | None = None,
                 sagemaker_session=None, max_workers: int = 16) -> pd.DataFrame:
     """One row per span across the runs; df.attrs['run_status'] says how each run's trace loaded."""
@@ -115,16 +113,15 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
         wanted = {n.lower() for n in run_names}
         tcs = [tc for tc in tcs if _run_name(tc, experiment_name).lower() in wanted]
     s3 = session.boto_session.client("s3")
-    rows, statuses = [], []
+    chunks, statuses = [], []
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        results = pool.map(lambda tc: _fetch(s3, tc, experiment_name), tcs)
-        for run_name, spans, status in tqdm(results, total=len(tcs), desc="traces", disable=len(tcs) < 20):
-            rows += [_row(run_name, span) for span in spans]
-            statuses.append({"run_name": run_name, "trace_status": status, "spans": len(spans)})
+        # workers build each run's columns too, while other workers wait on S3
+        results = pool.map(lambda tc: _fetch_columns(s3, tc, experiment_name), tcs)
+        for run_name, columns, status in tqdm(results, total=len(tcs), desc="traces", disable=len(tcs) < 20):
+            chunks.append(columns)
+            statuses.append({"run_name": run_name, "trace_status": status, "spans": len(columns["span_id"])})
             if status != "ok":
                 log.warning("Run %s: trace %s.", run_name, status)
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    if len(frame):
-        frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True, errors="coerce")
+    frame = span_frame(chunks)
     frame.attrs["run_status"] = pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
     return frame
