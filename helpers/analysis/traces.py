@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -15,7 +16,8 @@ from tqdm.auto import tqdm
 from ..experiments import open_session
 from .span_table import COLUMNS, span_columns, span_frame
 
-__all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "list_trial_components", "load_traces", "parse_trace"]
+__all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "iter_trial_components", "list_trial_components", "load_traces",
+           "parse_trace"]
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +25,33 @@ ARTIFACT = "langchain-trace"
 SCHEMA_VERSIONS = {1}
 
 
-def list_trial_components(session, experiment_name: str) -> list[dict]:
-    """All trial components of an experiment with one paginated Search (tries the lower-cased name too)."""
+def iter_trial_components(session, experiment_name: str) -> Iterator[dict]:
+    """All trial components of an experiment, page by page of one paginated Search, as the pages arrive.
+
+    Tries the name as given, then lower-cased (Run lower-cases names).
+    """
     client = session.sagemaker_client
     for name in dict.fromkeys([experiment_name, experiment_name.lower()]):
-        found, token = [], None
+        found, token = False, None
         while True:
             args = {"Resource": "ExperimentTrialComponent", "MaxResults": 100,
                     "SearchExpression": {"Filters": [{"Name": "Parents.ExperimentName", "Operator": "Equals", "Value": name}]}}
             if token:
                 args["NextToken"] = token
             page = client.search(**args)
-            found += [r["TrialComponent"] for r in page["Results"]]
+            for result in page["Results"]:
+                found = True
+                yield result["TrialComponent"]
             token = page.get("NextToken")
             if not token:
                 break
         if found:
-            return found
-    return []
+            return
+
+
+def list_trial_components(session, experiment_name: str) -> list[dict]:
+    """All trial components of an experiment with one paginated Search (tries the lower-cased name too)."""
+    return list(iter_trial_components(session, experiment_name))
 
 
 def parse_trace(text: str) -> tuple[list[dict], int]:
@@ -108,16 +119,17 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
     if not experiment_name:
         raise ValueError("load_traces needs experiment_name (and optionally run_names to pick runs).")
     session = sagemaker_session or open_session()
-    tcs = list_trial_components(session, experiment_name)
+    tcs = iter_trial_components(session, experiment_name)
     if run_names is not None:
         wanted = {n.lower() for n in run_names}
-        tcs = [tc for tc in tcs if _run_name(tc, experiment_name).lower() in wanted]
+        tcs = (tc for tc in tcs if _run_name(tc, experiment_name).lower() in wanted)
     s3 = session.boto_session.client("s3")
     chunks, statuses = [], []
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        # workers build each run's columns too, while other workers wait on S3
-        results = pool.map(lambda tc: _fetch_columns(s3, tc, experiment_name), tcs)
-        for run_name, columns, status in tqdm(results, total=len(tcs), desc="traces", disable=len(tcs) < 20):
+        # fetching starts while the next search page is on its way; workers build the columns too
+        futures = [pool.submit(_fetch_columns, s3, tc, experiment_name) for tc in tcs]
+        for future in tqdm(futures, desc="traces", disable=len(futures) < 20):
+            run_name, columns, status = future.result()
             chunks.append(columns)
             statuses.append({"run_name": run_name, "trace_status": status, "spans": len(columns["span_id"])})
             if status != "ok":
