@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.analysis.span_table import COLUMNS, span_columns, span_frame
+from helpers.analysis.span_table import (
+    COLUMNS,
+    empty_columns,
+    extend_columns,
+    span_columns,
+    span_frame,
+)
 from helpers.analysis.traces import SCHEMA_VERSIONS, parse_trace
 
 
@@ -83,8 +89,10 @@ def test_parse_trace_matches_the_reference_on_damaged_input(trace_lines):
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.lists(span_records, max_size=5)), max_size=4))
 def test_span_frame_matches_the_row_wise_reference(runs):
-    chunks = [span_columns(run_name, spans) for run_name, spans in runs]
-    pd.testing.assert_frame_equal(span_frame(chunks), reference_frame(runs))
+    columns = empty_columns()
+    for run_name, spans in runs:
+        extend_columns(columns, span_columns(run_name, spans))
+    pd.testing.assert_frame_equal(span_frame(columns), reference_frame(runs))
 
 
 @pytest.mark.parametrize("line", [
@@ -101,6 +109,6 @@ def test_lines_that_used_to_raise_are_skipped(line):
 def test_nested_fields_that_are_not_objects_read_as_empty():
     span = {"type": "span", "schema_version": 1, "span_id": "s0", "usage": [3, 4], "invocation_params": "m",
             "error": "boom"}
-    frame = span_frame([span_columns("run", [span])])
+    frame = span_frame(span_columns("run", [span]))
     row = frame.iloc[0]
     assert row["input_tokens"] is None and row["model_name"] is None and row["error"] == "boom"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..experiments import open_session
-from .span_table import COLUMNS, span_columns, span_frame
+from .span_table import COLUMNS, empty_columns, extend_columns, span_columns, span_frame
 
 __all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "iter_trial_components", "list_trial_components", "load_traces",
            "parse_trace"]
@@ -124,16 +125,18 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
         wanted = {n.lower() for n in run_names}
         tcs = (tc for tc in tcs if _run_name(tc, experiment_name).lower() in wanted)
     s3 = session.boto_session.client("s3")
-    chunks, statuses = [], []
+    columns, statuses = empty_columns(), []
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         # fetching starts while the next search page is on its way; workers build the columns too
-        futures = [pool.submit(_fetch_columns, s3, tc, experiment_name) for tc in tcs]
-        for future in tqdm(futures, desc="traces", disable=len(futures) < 20):
-            run_name, columns, status = future.result()
-            chunks.append(columns)
-            statuses.append({"run_name": run_name, "trace_status": status, "spans": len(columns["span_id"])})
-            if status != "ok":
-                log.warning("Run %s: trace %s.", run_name, status)
-    frame = span_frame(chunks)
+        futures = deque(pool.submit(_fetch_columns, s3, tc, experiment_name) for tc in tcs)
+        with tqdm(total=len(futures), desc="traces", disable=len(futures) < 20) as progress:
+            while futures:  # popped, so each run's result is dropped once appended
+                run_name, chunk, status = futures.popleft().result()
+                extend_columns(columns, chunk)
+                statuses.append({"run_name": run_name, "trace_status": status, "spans": len(chunk["span_id"])})
+                if status != "ok":
+                    log.warning("Run %s: trace %s.", run_name, status)
+                progress.update()
+    frame = span_frame(columns)
     frame.attrs["run_status"] = pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
     return frame
