@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.analysis.jsonl import line_reader
 from helpers.analysis.span_table import (
     COLUMNS,
     empty_columns,
@@ -74,7 +75,10 @@ span_records = st.fixed_dictionaries(
     },
 )
 damaged_lines = st.sampled_from(['{"truncated": ', '{"type": "other"}', "[1, 2]", '"span"', "", "   ", "not json",
-                                 "NaN", '{"type": "span"}', '{"type": "span", "schema_version": 1'])
+                                 "NaN", '{"type": "span"}', '{"type": "span", "schema_version": 1',
+                                 '{"type": "span", "schema_version": 1, "latency_ms": NaN}',
+                                 '{"type": "span", "schema_version": 1, "span_id": "\\ud800"}',
+                                 '{"type": "span", "schema_version": 1, "total_tokens": 99999999999999999999}'])
 lines = st.one_of(span_records.map(json.dumps), span_records.map(lambda r: json.dumps(r, ensure_ascii=False)), damaged_lines)
 
 
@@ -112,3 +116,22 @@ def test_nested_fields_that_are_not_objects_read_as_empty():
     frame = span_frame(span_columns("run", [span]))
     row = frame.iloc[0]
     assert row["input_tokens"] is None and row["model_name"] is None and row["error"] == "boom"
+
+
+def outcome(loads, line: str):
+    try:
+        return "value", repr(loads(line))  # repr tells 1 from 1.0 and -0.0 from 0.0
+    except (ValueError, RecursionError):
+        return "error", None
+
+
+json_tokens = st.sampled_from(list('{}[]",:0123456789-.eE \\u') + [
+    '"a"', "true", "null", "NaN", "Infinity", "1e400", "-0", "18446744073709551616", "-9223372036854775809",
+    '"\\ud800"', '"\\u2028"', "\u2028", "\x00", '{"a": 1, "a": 2}'])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(json_tokens, max_size=16).map("".join))
+def test_line_reader_reads_every_line_as_json_loads_does(line):
+    """orjson for most lines, json for what orjson refuses or reads differently: the same values either way."""
+    assert outcome(line_reader(line), line) == outcome(json.loads, line)

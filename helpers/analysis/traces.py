@@ -5,7 +5,6 @@ A run whose trace is missing or damaged gets a status of its own; it never abort
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..experiments import open_session
+from .jsonl import line_reader
 from .span_table import COLUMNS, empty_columns, extend_columns, span_columns, span_frame
 
 __all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "iter_trial_components", "list_trial_components", "load_traces",
@@ -58,9 +58,10 @@ def list_trial_components(session, experiment_name: str) -> list[dict]:
 def parse_trace(text: str) -> tuple[list[dict], int]:
     """Spans of a JSON Lines trace, and how many lines were skipped (truncated, foreign or unknown)."""
     spans, skipped = [], 0
+    loads = line_reader(text)
     for line in text.splitlines():
         try:
-            record = json.loads(line)
+            record = loads(line)
         except (ValueError, RecursionError):  # not JSON (or nested past the parser's depth)
             if line.strip():  # blank lines are not damage
                 skipped += 1
