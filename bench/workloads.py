@@ -35,6 +35,17 @@ def llm_calls_chain(calls: int):
     return RunnableLambda(lambda x: [llm.invoke(f"step {i}") for i in range(calls)], name="calls")
 
 
+def noop_tracer():
+    """langchain_core's BaseTracer keeping its run tree and writing nothing: the floor for any tracer."""
+    from langchain_core.tracers.base import BaseTracer
+
+    class NoopTracer(BaseTracer):
+        def _persist_run(self, run) -> None:
+            pass
+
+    return NoopTracer()
+
+
 def seed_handler(run):
     import logging
 

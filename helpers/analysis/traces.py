@@ -116,8 +116,11 @@ def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict
 
 
 def load_traces(experiment_name: str | None = None, run_names: list[str] | None = None,
-                sagemaker_session=None, max_workers: int = 16) -> pd.DataFrame:
-    """One row per span across the runs; df.attrs['run_status'] says how each run's trace loaded."""
+                sagemaker_session=None, max_workers: int = 16, progress: bool | None = None) -> pd.DataFrame:
+    """One row per span across the runs; df.attrs['run_status'] says how each run's trace loaded.
+
+    progress: show a progress bar (default: when there are 20 runs or more).
+    """
     if not experiment_name:
         raise ValueError("load_traces needs experiment_name (and optionally run_names to pick runs).")
     session = sagemaker_session or open_session()
@@ -130,14 +133,15 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         # fetching starts while the next search page is on its way; workers build the columns too
         futures = deque(pool.submit(_fetch_columns, s3, tc, experiment_name) for tc in tcs)
-        with tqdm(total=len(futures), desc="traces", disable=len(futures) < 20) as progress:
+        show = progress if progress is not None else len(futures) >= 20
+        with tqdm(total=len(futures), desc="traces", disable=not show) as bar:
             while futures:  # popped, so each run's result is dropped once appended
                 run_name, chunk, status = futures.popleft().result()
                 extend_columns(columns, chunk)
                 statuses.append({"run_name": run_name, "trace_status": status, "spans": len(chunk["span_id"])})
                 if status != "ok":
                     log.warning("Run %s: trace %s.", run_name, status)
-                progress.update()
+                bar.update()
     frame = span_frame(columns)
     frame.attrs["run_status"] = pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
     return frame
