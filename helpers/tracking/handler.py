@@ -41,7 +41,13 @@ def _strict() -> bool:
 
 
 class SageMakerCallbackHandler(BaseTracer):
-    """Drop-in replacement for langchain_community's handler: `SageMakerCallbackHandler(run)`."""
+    """Drop-in replacement for langchain_community's handler: `SageMakerCallbackHandler(run)`.
+
+    Options: artifact_name (the run's output artifact), max_field_chars (longer fields are cut with a
+    marker), mask (a callable that redacts more, span dict in, span dict out), spool_dir (default
+    $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool), log_hyperparameters (model settings as run
+    parameters), upload_interval_s (the least time between background uploads).
+    """
 
     name = "sagemaker_callback_handler"
 
