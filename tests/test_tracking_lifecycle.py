@@ -165,3 +165,27 @@ def test_closed_runs_hold_no_file_or_thread(local_session, spool_dir):
         time.sleep(0.05)
     assert upload_threads() == 0
     assert open_files() - before < 5
+
+
+def test_while_s3_is_down_only_the_first_call_waits_and_the_run_exit_sends_everything(local_session, spool_dir,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")
+    backend = local_backend(local_session)
+    chain = llm_calls(1)
+    with Run(experiment_name=EXPERIMENT, run_name="down-early", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        backend.add_fault("s3.PutObject", code="ServiceUnavailable", status=503, times=None)
+        backend.latency_s = 0.3  # every attempt, retries included
+        chain.invoke(0, config={"callbacks": [handler]})  # registering fails here, after botocore's retries
+        started = time.perf_counter()
+        chain.invoke(1, config={"callbacks": [handler]})
+        felt = time.perf_counter() - started
+        handler.wait_for_uploads(timeout=60)
+        backend.latency_s = 0.0
+        backend.clear_faults()
+        # nothing reached the run yet: leaving the block must register the trace and log the rest
+    assert felt < 0.3, f"the second call waited {felt:.2f} s for S3"
+    roots = [s for s in read_trace(local_session, "down-early") if s["parent_id"] is None]
+    assert [r["inputs"]["input"] for r in roots] == [0, 1]
+    row = metrics_row(local_session, "down-early")
+    assert row["llm_calls - Last"] == 2 and row["llm_latency_ms - Count"] == 2 and row["llm_type"] == "fake-list"

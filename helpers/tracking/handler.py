@@ -144,8 +144,8 @@ class SageMakerCallbackHandler(BaseTracer):
         """A top-level call ended: its spans go to disk now, to S3 from the upload worker."""
         try:
             self.spool.flush()  # a killed process still leaves every finished call on disk
-            if self.uploader.registered:
-                self.uploader.request()
+            if self.uploader.registered or self.uploader.failing:
+                self.uploader.request()  # while S3 fails, calls do not sit out botocore's retries either
             else:
                 # The first upload runs here, so a wrong bucket or a missing permission is reported
                 # by the call (the notebook cell) that caused it, not later from a thread.

@@ -6,6 +6,7 @@ Every call on the SDK's Run goes through here under one lock, because the Run is
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -27,6 +28,13 @@ def session_of(run):
     """The SageMaker Session behind a Run (v2 and v3 keep it on the trial component)."""
     return getattr(run, "sagemaker_session", None) or getattr(
         getattr(run, "_trial_component", None), "sagemaker_session", None)
+
+
+def run_method(run, name: str):
+    """A Run method without the SDK's inside-`with` check: the close and exit hooks run after
+    Run.__exit__ cleared it, yet must still send what is left, with the SDK's own code."""
+    method = getattr(type(run), name)
+    return functools.partial(getattr(method, "__wrapped__", method), run)
 
 
 class TraceUploader:
@@ -62,6 +70,11 @@ class TraceUploader:
     @property
     def registered(self) -> bool:
         return self.trace_uri is not None
+
+    @property
+    def failing(self) -> bool:
+        """The last upload failed (a warning named the spool); the next one may succeed."""
+        return self._failing
 
     # Scheduling
 
@@ -183,7 +196,7 @@ class TraceUploader:
             return True
         try:
             if snapshot is not None and snapshot.params:
-                self.run.log_parameters(snapshot.params)  # kept on the trial component, saved with it
+                run_method(self.run, "log_parameters")(snapshot.params)  # kept on the trial component, saved with it
             if trace_changed:
                 self._put_trace()
             if snapshot is not None:
@@ -205,7 +218,7 @@ class TraceUploader:
     def _put_trace(self) -> None:
         """The first upload registers the artifact with log_file; later ones overwrite it with one PutObject."""
         if self.trace_uri is None:
-            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
+            run_method(self.run, "log_file")(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
             trial_component = getattr(self.run, "_trial_component", None)
             artifact = getattr(trial_component, "output_artifacts", {}).get(self.artifact_name)
             self.trace_uri = getattr(artifact, "value", None) or ""
@@ -213,7 +226,7 @@ class TraceUploader:
                 trial_component.save()
             return
         if not self.trace_uri.startswith("s3://"):
-            self.run.log_file(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
+            run_method(self.run, "log_file")(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
             return
         bucket, _, key = self.trace_uri[5:].partition("/")
         if self._s3 is None:
@@ -242,7 +255,7 @@ def put_metrics(run, tc_name: str | None, snapshot: MetricsSnapshot) -> None:
     client = getattr(session_of(run), "sagemaker_metrics_client", None)
     if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
         for item in data:
-            run.log_metric(name=item["MetricName"], value=item["Value"])
+            run_method(run, "log_metric")(name=item["MetricName"], value=item["Value"])
         return
     for start in range(0, len(data), METRICS_PER_REQUEST):
         batch = data[start : start + METRICS_PER_REQUEST]
