@@ -240,13 +240,21 @@ def test_token_counts_are_not_secrets_but_credentials_are(fake_run, handler):
 
     payload = {"api_key_array": np.array([1, 2]), "empty_secret": "", "max_tokens": 5, "input_tokens": 1, "output_tokens": 2, "total_tokens": 3,
                "openai_api_key": "abc", "aws_secret_access_key": "def", "password": "ghi",
-               "access_token": "jkl", "token": "mno", "headers": {"Authorization": "Bearer pqr"}}
+               "access_token": "jkl", "token": "mno", "headers": {"Authorization": "Bearer pqr"},
+               "api_token": "s", "hf_token": "t", "slack_bot_token": "u", "pwd": "v", "passphrase": "w", "cookie": "x",
+               "eos_token": "</s>", "time_to_first_token_ms": 12,
+               "note": "aws_secret_access_key=wJalrXUtnFI/K7MDENG/bPxRfiCYEXAMPLEKEY12 in commit "
+                       "0123456789abcdef0123456789abcdef01234567"}
     RunnableLambda(lambda x: "ok").invoke(payload, config={"callbacks": [handler]})
     (span,) = finish(handler, fake_run)
     inputs = span["inputs"]
     assert [inputs[k] for k in ("max_tokens", "input_tokens", "output_tokens", "total_tokens")] == [5, 1, 2, 3]
-    for key in ("openai_api_key", "aws_secret_access_key", "password", "access_token", "token"):
+    for key in ("openai_api_key", "aws_secret_access_key", "password", "access_token", "token",
+                "api_token", "hf_token", "slack_bot_token", "pwd", "passphrase", "cookie"):
         assert inputs[key] == "[REDACTED]"
+    assert inputs["eos_token"] == "</s>" and inputs["time_to_first_token_ms"] == 12  # settings, not secrets
+    assert inputs["note"] == ("aws_secret_access_key=[REDACTED] in commit "  # a git SHA is not a key
+                              "0123456789abcdef0123456789abcdef01234567")
     assert inputs["headers"]["Authorization"] == "[REDACTED]"
     assert inputs["api_key_array"] == "[REDACTED]" and inputs["empty_secret"] == ""
 
