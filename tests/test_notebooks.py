@@ -147,3 +147,21 @@ def test_a_rejected_key_fails_the_run_with_one_clear_message(notebooks, tmp_path
     session = open_session("local", local_dir=local_dir)
     tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-bad-key")
     assert tc["Status"]["PrimaryStatus"] == "Failed"
+
+
+def test_a_missing_key_fails_the_run_with_one_clear_message(notebooks, tmp_path, monkeypatch):
+    """The agent notebook asked for OpenAI with no OPENAI_API_KEY: one line, and the run is there, Failed."""
+    import papermill
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    local_dir = tmp_path / "sagemaker-local"
+    with pytest.raises(papermill.PapermillExecutionError) as raised:
+        papermill.execute_notebook(str(notebooks["03"]), str(tmp_path / "03.ipynb"), cwd=str(notebooks["03"].parent),
+                                   parameters={"experiment_name": EXPERIMENT, "backend": "local",
+                                               "local_dir": str(local_dir), "llm_provider": "openai",
+                                               "run_name": "no-key"},
+                                   kernel_name="python3", progress_bar=False)
+    assert raised.value.ename == "ProviderError" and "OPENAI_API_KEY is not set" in raised.value.evalue
+    session = open_session("local", local_dir=local_dir)
+    tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-no-key")
+    assert tc["Status"]["PrimaryStatus"] == "Failed" and "OPENAI_API_KEY" in tc["Status"]["Message"]
