@@ -62,4 +62,4 @@ test-sdk-v2: ## Run the stand-in and tracking tests with SageMaker SDK v2 in its
 
 .PHONY: clean
 clean: ## Remove build/ and the local SageMaker store
-	rm -rf build .sagemaker-local .trace-spool
+	rm -rf build .sagemaker-local .trace-spool notebooks/.sagemaker-local notebooks/.trace-spool

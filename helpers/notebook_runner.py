@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-dir", default=os.environ.get("SAGEMAKER_LOCAL_DIR") or str(ROOT / ".sagemaker-local"))
     parser.add_argument("--no-html", action="store_true")
     args = parser.parse_args(argv)
+    # Kernels inherit this: spools go to the repository's .trace-spool, where upload_pending_spools looks.
+    os.environ.setdefault("SAGEMAKER_TRACE_SPOOL_DIR", str(ROOT / ".trace-spool"))
     output_dir = Path(args.output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     jobs = plan(args)

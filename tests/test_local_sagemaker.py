@@ -135,6 +135,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.drills
 def test_two_processes_write_into_one_local_dir_without_losses(tmp_path):
     runs_each = 100
     logs = [(tmp_path / f"writer-{n}.log").open("w+") for n in range(2)]
