@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -70,3 +71,22 @@ def test_a_missing_object_is_reported_not_raised(local_session, tmp_path):
     spans = load_traces(EXPERIMENT, sagemaker_session=local_session)
     assert spans.empty
     assert spans.attrs["run_status"]["trace_status"][0] == "missing_object (NoSuchKey)"
+
+
+def test_runs_sharing_a_temperature_share_a_bar():
+    import pandas as pd
+
+    runs = pd.DataFrame({"run_name": ["a", "b", "c"], "temperature": [0.1, 0.1, 0.5], "total_tokens": [10, 200, 4]})
+    fig = plot_runs(runs, metrics=("total_tokens",), by="temperature")
+    assert [bar.get_height() for bar in fig.axes[0].patches] == [105.0, 4.0]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0.1", "0.5"]
+
+
+def test_an_experiment_with_no_runs_says_where_it_looked(local_session, local_dir, caplog):
+    with caplog.at_level("WARNING"):
+        runs = load_runs("nothing-here", sagemaker_session=local_session)
+        spans = load_traces("nothing-here", sagemaker_session=local_session)
+    assert runs.empty and "run_name" in runs.columns and spans.empty
+    assert caplog.text.count("'nothing-here' has no runs") == 2 and str(local_dir) in caplog.text
+    with pytest.raises(ValueError, match="no runs to plot"):
+        plot_runs(runs)

@@ -7,15 +7,23 @@ import pandas as pd
 
 
 def plot_runs(runs: pd.DataFrame, metrics=("total_tokens", "llm_latency_ms_avg"), by: str = "run_name"):
-    """One bar chart per metric, a bar per run (or per value of `by`, e.g. temperature)."""
+    """One bar chart per metric: a bar per run, or per value of `by` (e.g. temperature, model_name),
+    averaged over the runs that share it."""
+    if runs.empty:
+        raise ValueError("There are no runs to plot: load_runs found none (see its warning).")
+    if by not in runs.columns:
+        raise ValueError(f"Cannot group by {by!r}: not a column of the runs frame; have {list(runs.columns)}.")
     present = [m for m in metrics if m in runs.columns]
     if not present:
         raise ValueError(f"None of {list(metrics)} is a column of the runs frame; have {list(runs.columns)}.")
+    values = runs[present].apply(pd.to_numeric, errors="coerce")
+    grouped = values.groupby(runs[by]).mean().sort_index()
     fig, axes = plt.subplots(1, len(present), figsize=(5 * len(present), 3.5), squeeze=False)
-    data = runs.sort_values(by) if by in runs.columns else runs
     for ax, metric in zip(axes[0], present, strict=True):
-        ax.bar(data[by].astype(str), pd.to_numeric(data[metric], errors="coerce"), color="#4e79a7")
-        ax.set_title(metric)
+        positions = range(len(grouped))  # positions, not strings: "0.1" would read as a number
+        ax.bar(positions, grouped[metric], color="#4e79a7")
+        ax.set_xticks(positions, [str(v) for v in grouped.index])
+        ax.set_title(metric if by == "run_name" else f"{metric} (mean per {by})")
         ax.set_xlabel(by)
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from ..experiments import ExperimentAnalytics, open_session
+
+log = logging.getLogger(__name__)
 
 _STATS = ("Min", "Max", "Avg", "StdDev", "Last", "Count")
 
@@ -47,4 +51,16 @@ def load_runs(experiment_name: str, sagemaker_session=None) -> pd.DataFrame:
     """One row per run: parameters, metrics (latest value and _min/_max/_avg...), trace_uri."""
     session = sagemaker_session or open_session()
     frame, name = experiment_frame(experiment_name, session)
+    if frame.empty:
+        log.warning("Experiment %r has no runs here (%s). Track some first (notebooks 01-03, with the same "
+                    "backend and local_dir), or check the name.", experiment_name, where(session))
+        return pd.DataFrame(columns=["run_name", "TrialComponentName"])
     return tidy(frame, name)
+
+
+def where(session) -> str:
+    """Which backend a session talks to, for messages."""
+    from ..experiments import local_backend
+
+    backend = local_backend(session)
+    return f"local stand-in in {backend.local_dir}" if backend is not None else f"AWS, region {session.boto_region_name}"

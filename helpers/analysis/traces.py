@@ -142,6 +142,11 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
                 if status != "ok":
                     log.warning("Run %s: trace %s.", run_name, status)
                 bar.update()
+    if not statuses:
+        from .runs import where
+
+        log.warning("Experiment %r has no runs%s here (%s).", experiment_name,
+                    f" named {', '.join(run_names)}" if run_names else "", where(session))
     frame = span_frame(columns)
     frame.attrs["run_status"] = pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
     return frame

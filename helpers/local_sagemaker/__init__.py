@@ -16,6 +16,7 @@ from botocore.exceptions import ReadTimeoutError
 from .errors import LocalServiceError, UnsupportedOperation
 from .hook import RequestRouter, json_response
 from .metrics_api import MetricsAPI
+from .s3 import S3Backend, StsBackend
 from .sagemaker_api import SageMakerAPI
 from .store import Store
 from .validation import validate
@@ -37,14 +38,6 @@ class LocalSageMaker:
     """The stand-in behind one local session: routes calls, counts them, injects latency and faults."""
 
     def __init__(self, local_dir: Path, region: str = "us-east-1"):
-        # late imports: S3 and STS live in sibling modules maintained separately
-        from .s3 import S3Backend
-
-        try:
-            from .sts import StsBackend
-        except ImportError:  # an older layout kept STS next to S3
-            from .s3 import StsBackend
-
         self.local_dir = Path(local_dir).resolve()
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.region = region
