@@ -13,6 +13,8 @@ LLM ?= auto
 BACKEND ?= auto
 EXPERIMENT ?= langchain-sagemaker-tracker
 TEMPERATURES ?= 0.0 0.1 0.5 0.9
+BUCKET ?=
+RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET))
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,12 +43,12 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 	$(BIN)/ruff check .
 
 .PHONY: run-notebooks
-run-notebooks: $(STAMP) ## Run every notebook headless into build/ (LLM=, BACKEND=, EXPERIMENT=)
-	$(BIN)/python -m helpers.notebook_runner --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT)
+run-notebooks: $(STAMP) ## Run every notebook headless into build/ (LLM=, BACKEND=, EXPERIMENT=, BUCKET=)
+	$(BIN)/python -m helpers.notebook_runner $(RUNNER_ARGS)
 
 .PHONY: sweep
 sweep: $(STAMP) ## Run notebook 01 over TEMPERATURES into one experiment
-	$(BIN)/python -m helpers.notebook_runner --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) --sweep $(TEMPERATURES)
+	$(BIN)/python -m helpers.notebook_runner $(RUNNER_ARGS) --sweep $(TEMPERATURES)
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks against the seed's handler; writes build/bench.json

@@ -37,11 +37,13 @@ MODES = ("auto", "local", "aws")
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
-def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None, region: str | None = None) -> Session:
+def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None, region: str | None = None,
+                 bucket: str | None = None) -> Session:
     """A real SageMaker Session: on AWS ("aws"), on the offline stand-in ("local"), or whichever fits ("auto").
 
     "auto" takes SAGEMAKER_BACKEND if set, else "aws" when boto3 finds credentials, else "local".
     The local stand-in keeps its state under local_dir (default: SAGEMAKER_LOCAL_DIR or ./.sagemaker-local).
+    bucket: the S3 bucket for artifacts such as the traces (default: the SDK's sagemaker-<region>-<account>).
     """
     requested = mode
     mode = str(mode).strip().lower()
@@ -63,7 +65,7 @@ def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None,
     if mode == "aws":
         boto_session = boto3.Session(region_name=region) if region else boto3.Session()
         log.info("SageMaker backend: aws (%s), region %s.", reason, boto_session.region_name)
-        return Session(boto_session=boto_session)
+        return Session(boto_session=boto_session, default_bucket=bucket)
     directory = Path(local_dir or os.environ.get("SAGEMAKER_LOCAL_DIR") or ".sagemaker-local").resolve()
     region = region or "us-east-1"
     backend = LocalSageMaker(directory, region)
@@ -72,7 +74,7 @@ def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None,
     )
     backend.attach(boto_session)
     # telemetry would be an HTTPS call to AWS: opted out through the SDK's own config
-    session = Session(boto_session=boto_session, sagemaker_config=_TELEMETRY_OFF)
+    session = Session(boto_session=boto_session, sagemaker_config=_TELEMETRY_OFF, default_bucket=bucket)
     session._local_sagemaker = backend
     log.info("SageMaker backend: local stand-in in %s (%s).", directory, reason)
     return session

@@ -48,6 +48,8 @@ def render_html(executed: Path, html_dir: Path) -> Path:
 
 def plan(args) -> list[tuple[str, dict]]:
     common = {"experiment_name": args.experiment, "backend": args.backend, "local_dir": args.local_dir}
+    if args.bucket:
+        common["bucket"] = args.bucket
     if args.sweep:
         return [("01_single_llm", {**common, "llm_provider": args.llm, "temperature": t, "run_name": sweep_run_name(t)})
                 for t in args.sweep]
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these notebooks, e.g. 01 03")
     parser.add_argument("--output-dir", default=str(ROOT / "build"))
     parser.add_argument("--local-dir", default=os.environ.get("SAGEMAKER_LOCAL_DIR") or str(ROOT / ".sagemaker-local"))
+    parser.add_argument("--bucket", help="S3 bucket for the traces (default: the SDK's sagemaker-<region>-<account>)")
     parser.add_argument("--no-html", action="store_true")
     args = parser.parse_args(argv)
     # Kernels inherit this: spools go to the repository's .trace-spool, where upload_pending_spools looks.

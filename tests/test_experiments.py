@@ -229,3 +229,16 @@ def test_aws_session_has_no_local_backend(monkeypatch):
     session = experiments.open_session("aws", region="eu-west-1")
     assert experiments.local_backend(session) is None
     assert session.boto_region_name == "eu-west-1"
+
+
+def test_open_session_puts_artifacts_in_the_bucket_it_is_given(tmp_path):
+    session = experiments.open_session("local", local_dir=tmp_path / "state", bucket="my-llm-traces")
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+    with Run(experiment_name="bucket-exp", run_name="mine", sagemaker_session=session) as run:
+        run.log_file(str(note), name="note")
+    tc = session.sagemaker_client.describe_trial_component(TrialComponentName="bucket-exp-mine")
+    uri = tc["OutputArtifacts"]["note"]["Value"]
+    assert uri.startswith("s3://my-llm-traces/")
+    body = session.boto_session.client("s3").get_object(Bucket="my-llm-traces", Key=uri[len("s3://my-llm-traces/"):])
+    assert body["Body"].read() == b"hello"

@@ -19,7 +19,13 @@ def args(*argv):
     parser.add_argument("--sweep", nargs="+", type=float)
     parser.add_argument("--only", nargs="+")
     parser.add_argument("--local-dir", default="/tmp/local")
+    parser.add_argument("--bucket")
     return parser.parse_args(argv)
+
+
+def test_a_bucket_reaches_every_notebook_only_when_given():
+    assert all(p.get("bucket") == "my-traces" for _, p in plan(args("--bucket", "my-traces")))
+    assert all("bucket" not in p for _, p in plan(args()))
 
 
 def test_sweep_run_names_are_valid_sagemaker_names():
