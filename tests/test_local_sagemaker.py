@@ -56,6 +56,21 @@ def test_unsupported_operation_errors_naming_it(local_session):
     assert "sagemaker.ListTrainingJobs" in error["Message"]
 
 
+@pytest.mark.parametrize("service, operation, named", [
+    ("ec2", "describe_instances", "ec2.DescribeInstances"),        # the ec2 protocol
+    ("sns", "list_topics", "sns.ListTopics"),                      # query
+    ("cloudwatch", "list_metrics", "cloudwatch.ListMetrics"),      # json, picked from the service's protocols
+    ("lambda", "list_functions", "lambda.ListFunctions"),          # rest-json
+    ("route53", "list_hosted_zones", "route-53.ListHostedZones"),  # rest-xml (named by its service id)
+])
+def test_any_service_gets_an_aws_shaped_error_naming_the_operation(local_session, service, operation, named):
+    client = local_session.boto_session.client(service)
+    with pytest.raises(ClientError) as caught:
+        getattr(client, operation)()
+    error = caught.value.response["Error"]
+    assert error["Code"] == "UnsupportedOperation" and named in error["Message"]
+
+
 def test_request_counts_per_operation(local_session, local_backend):
     local_backend.reset_counts()
     with Run(experiment_name="exp-c", run_name="counted", sagemaker_session=local_session) as run:

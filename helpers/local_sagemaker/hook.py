@@ -10,6 +10,7 @@ import datetime
 import io
 import json
 import threading
+from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSResponse, HeadersDict
 
@@ -55,7 +56,8 @@ class RequestRouter:
         if model is None or model.name != operation:
             # never guess: a request we cannot tie to its call fails loudly instead of going out
             raise RuntimeError(f"local SageMaker stand-in lost track of the call behind {event_name}")
-        protocol = model.service_model.metadata["protocol"]
+        # the protocol botocore picked from the service's list: it serializes the request and parses errors
+        protocol = getattr(model.service_model, "resolved_protocol", None) or model.service_model.metadata["protocol"]
         try:
             if protocol in JSON_PROTOCOLS:
                 # what AWS sees: the serialized body (timestamps as epoch seconds), not the Python params
@@ -98,12 +100,39 @@ def _to_wire(shape, value):
 
 
 def error_response(protocol: str, error: LocalServiceError, method: str) -> tuple[int, dict, bytes]:
+    """The error as the service's protocol writes it, so botocore raises ClientError with its code."""
     if protocol in JSON_PROTOCOLS:
         body = json.dumps({"__type": error.code, "message": error.message}).encode()
         return error.status, {"x-amzn-ErrorType": error.code, "Content-Type": "application/x-amz-json-1.1"}, body
+    if protocol == "smithy-rpc-v2-cbor":
+        body = _cbor_text_map({"__type": error.code, "message": error.message})
+        return error.status, {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}, body
     if method == "HEAD":  # S3 answers HEAD errors with a status and no body
         return error.status, {}, b""
+    if protocol == "ec2":
+        body = (f"<Response><Errors><Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}"
+                "</Message></Error></Errors><RequestID>local</RequestID></Response>").encode()
+        return error.status, {"Content-Type": "text/xml"}, body
     return error.status, {"Content-Type": "application/xml"}, _xml_error(protocol, error)
+
+
+def _cbor_text_map(items: dict[str, str]) -> bytes:
+    """A CBOR map of text strings (RFC 8949), all an error body needs."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        for extra, size in ((24, 1), (25, 2), (26, 4)):
+            if length < 256 ** size:
+                return bytes([major << 5 | extra]) + length.to_bytes(size, "big")
+        raise ValueError("text too long for an error body")
+
+    out = bytearray(head(5, len(items)))
+    for key, value in items.items():
+        for text in (key, value):
+            data = text.encode()
+            out += head(3, len(data)) + data
+    return bytes(out)
 
 
 def _xml_error(protocol: str, error: LocalServiceError) -> bytes:
