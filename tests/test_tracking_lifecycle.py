@@ -1,17 +1,13 @@
-"""A run's trace over its life: upload pacing, partial failures, crashes after an upload, re-runs, resources."""
+"""A run's trace over its life: upload pacing, partial failures, recovery in a live process, re-runs, resources."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
-import signal
-import textwrap
 import threading
 import time
 
-import pytest
-from conftest import run_python
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.runnables import RunnableLambda
 from test_tracking_uploads import read_trace as read_any_trace
@@ -73,36 +69,6 @@ def test_a_metrics_request_failing_half_way_sends_no_value_twice(local_session, 
     assert requests == [10, 6, 10, 2]  # the retry: 6 totals again, and the 6 latencies that were lost
     row = metrics_row(local_session, "half-sent")
     assert row["llm_calls - Last"] == 10 and row["llm_latency_ms - Count"] == 10
-
-
-@pytest.mark.drills
-def test_a_process_killed_after_its_last_upload_left_a_complete_run(local_dir, spool_dir):
-    code = textwrap.dedent(f"""
-        import os, signal
-        from langchain_core.language_models.fake import FakeListLLM
-        from langchain_core.runnables import RunnableLambda
-        from helpers.experiments import open_session, Run
-        from helpers.tracking import SageMakerCallbackHandler
-        s = open_session("local", local_dir={str(local_dir)!r})
-        run = Run(experiment_name="crash-late", run_name="killed", sagemaker_session=s).__enter__()
-        handler = SageMakerCallbackHandler(run, spool_dir={str(spool_dir)!r})
-        llm = FakeListLLM(responses=["ok"])
-        chain = RunnableLambda(lambda x: [llm.invoke(str(i)) for i in range(6)] and x)
-        for i in range(2):
-            chain.invoke(i, config={{"callbacks": [handler]}})
-        assert handler.wait_for_uploads(timeout=60)
-        os.kill(os.getpid(), signal.SIGKILL)  # the Run never closes
-    """)
-    proc = run_python(code, env={"SAGEMAKER_TRACKING_STRICT": "0", "PYTEST_CURRENT_TEST": ""})
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    from helpers.experiments import open_session
-
-    session = open_session("local", local_dir=local_dir)
-    assert upload_pending_spools(session, spool_dir=spool_dir) == []  # nothing was left behind
-    roots = [s for s in read_trace(session, "killed", "crash-late") if s["parent_id"] is None]
-    assert [r["inputs"]["input"] for r in roots] == [0, 1]  # the trace is linked to the run
-    row = metrics_row(session, "killed", "crash-late")
-    assert row["llm_calls - Last"] == 12 and row["llm_latency_ms - Count"] == 12
 
 
 def test_recovering_spools_in_a_live_process_leaves_its_own_handlers_alone(local_session, spool_dir, monkeypatch):

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import math
 import signal
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from conftest import run_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
-from helpers.experiments import Run
+from helpers.experiments import Run, open_session
 from helpers.tracking import SageMakerCallbackHandler, upload_pending_spools
 from helpers.tracking.redact import Redactor
 from helpers.tracking.serialize import to_jsonable
@@ -63,8 +62,6 @@ def _trace(session, run_name, experiment):
 @settings(max_examples=25, deadline=None)
 @given(payload=json_values)
 def test_fuzzed_payloads_through_a_tracked_chain(tmp_path_factory, payload):
-    from helpers.experiments import open_session
-
     base = tmp_path_factory.mktemp("fuzz")
     session = open_session("local", local_dir=base / "local")
     with Run(experiment_name="fuzz", run_name="payload", sagemaker_session=session) as run:
@@ -91,9 +88,8 @@ def test_ten_thousand_events_all_reach_the_artifact(local_session, spool_dir):
     assert sorted(s["outputs"]["output"] for s in spans if s["parent_id"] is not None) == list(range(1, 10_000))
 
 
-@pytest.mark.drills
-def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir):
-    """2 calls reach S3, 3 more only the spool, then SIGKILL: recovery sends the trace and the missing metrics."""
+def killed_mid_run(local_dir, spool_dir, experiment: str, steps: str) -> None:
+    """Runs `steps` in a new process holding `handler` inside an entered Run, then SIGKILLs it."""
     code = textwrap.dedent(f"""
         import os, signal
         from langchain_core.language_models.fake import FakeListLLM
@@ -101,32 +97,56 @@ def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir
         from helpers.experiments import open_session, Run, local_backend
         from helpers.tracking import SageMakerCallbackHandler
         s = open_session("local", local_dir={str(local_dir)!r})
-        run = Run(experiment_name="crash", run_name="killed", sagemaker_session=s).__enter__()
+        run = Run(experiment_name={experiment!r}, run_name="killed", sagemaker_session=s).__enter__()
         handler = SageMakerCallbackHandler(run, spool_dir={str(spool_dir)!r})
         llm = FakeListLLM(responses=["ok"])
+    """) + textwrap.dedent(steps) + "os.kill(os.getpid(), signal.SIGKILL)  # the Run never closes\n"
+    proc = run_python(code, env={"SAGEMAKER_TRACKING_STRICT": "0", "PYTEST_CURRENT_TEST": ""})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+def metrics_of(session, experiment: str):
+    from helpers.experiments import ExperimentAnalytics
+
+    return ExperimentAnalytics(experiment_name=experiment, sagemaker_session=session).dataframe().iloc[0]
+
+
+@pytest.mark.drills
+def test_a_killed_process_leaves_a_spool_that_uploads_later(local_dir, spool_dir):
+    """2 calls reach S3, 3 more only the spool, then SIGKILL: recovery sends the trace and the missing metrics."""
+    killed_mid_run(local_dir, spool_dir, "crash", """
         call = RunnableLambda(lambda x: llm.invoke(str(x)) and x * 10)
         for i in range(2):
-            call.invoke(i, config={{"callbacks": [handler]}})
+            call.invoke(i, config={"callbacks": [handler]})
         handler.wait_for_uploads()
         local_backend(s).add_fault("s3.PutObject", times=None)
         for i in range(2, 5):
-            call.invoke(i, config={{"callbacks": [handler]}})
+            call.invoke(i, config={"callbacks": [handler]})
         handler.wait_for_uploads()
-        os.kill(os.getpid(), signal.SIGKILL)
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "SAGEMAKER_TRACKING_STRICT": "0", "PYTEST_CURRENT_TEST": ""})
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    from helpers.experiments import ExperimentAnalytics, open_session
-
     session = open_session("local", local_dir=local_dir)
-    uploaded = upload_pending_spools(session, spool_dir=spool_dir)
-    assert len(uploaded) == 1
+    assert len(upload_pending_spools(session, spool_dir=spool_dir)) == 1
     spans = _trace(session, "killed", "crash")
     assert [s["outputs"]["output"] for s in spans if s["parent_id"] is None] == [0, 10, 20, 30, 40]
-    row = ExperimentAnalytics(experiment_name="crash", sagemaker_session=session).dataframe().iloc[0]
+    row = metrics_of(session, "crash")
     assert row["llm_calls - Last"] == 5 and row["llm_latency_ms - Count"] == 5  # none lost, none twice
     assert upload_pending_spools(session, spool_dir=spool_dir) == []  # nothing left to do
+
+
+@pytest.mark.drills
+def test_a_process_killed_after_its_last_upload_left_a_complete_run(local_dir, spool_dir):
+    killed_mid_run(local_dir, spool_dir, "crash-late", """
+        chain = RunnableLambda(lambda x: [llm.invoke(str(i)) for i in range(6)] and x)
+        for i in range(2):
+            chain.invoke(i, config={"callbacks": [handler]})
+        assert handler.wait_for_uploads(timeout=60)
+    """)
+    session = open_session("local", local_dir=local_dir)
+    assert upload_pending_spools(session, spool_dir=spool_dir) == []  # nothing was left behind
+    roots = [s for s in _trace(session, "killed", "crash-late") if s["parent_id"] is None]
+    assert [r["inputs"]["input"] for r in roots] == [0, 1]  # the trace is linked to the run
+    row = metrics_of(session, "crash-late")
+    assert row["llm_calls - Last"] == 12 and row["llm_latency_ms - Count"] == 12
 
 
 def test_unicode_line_breaks_stay_inside_one_line(local_session, spool_dir):

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from .handler import ARTIFACT_NAME, SageMakerCallbackHandler
-from .metrics import metrics_of_trace
+from .metrics import RunMetrics
 from .spans import SCHEMA_VERSION
 from .spool import META_FILE, default_spool_dir, pending_spools
 from .uploader import MEDIA_TYPE, put_metrics
@@ -39,7 +39,7 @@ def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None
             log.warning("Spool %s names no run (experiment_name, run_name in %s); left in place.", trace, META_FILE)
             continue
         with open(trace, "rb") as lines:
-            metrics = metrics_of_trace(lines, latencies_sent=int(meta.get("latencies_sent") or 0))
+            metrics = RunMetrics.from_trace(lines, latencies_sent=int(meta.get("latencies_sent") or 0))
         with load_run(run_name=meta["run_name"], experiment_name=meta["experiment_name"],
                       sagemaker_session=sagemaker_session) as run:
             run.log_file(str(trace), name=meta.get("artifact_name") or ARTIFACT_NAME, media_type=MEDIA_TYPE)
@@ -48,8 +48,8 @@ def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None
                 if snapshot.params:
                     run.log_parameters(snapshot.params)
                 put_metrics(run, meta.get("trial_component_name"), snapshot)
-        meta.update(uploaded_bytes=trace.stat().st_size, metrics_pending=False,
-                    latencies_sent=metrics.latencies_sent + len(snapshot.latencies if snapshot else []))
+                metrics.confirm(snapshot)
+        meta.update(uploaded_bytes=trace.stat().st_size, metrics_pending=False, latencies_sent=metrics.latencies_sent)
         (trace.parent / META_FILE).write_text(json.dumps(meta))
         uploaded.append(str(trace))
         log.info("Uploaded spool %s to run %s.", trace, meta["run_name"])

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from langchain_core.tracers.base import BaseTracer
 
-from .metrics import metrics_of_trace
+from .metrics import RunMetrics
 from .redact import Redactor
 from .serialize import to_jsonable
 from .spans import span_record
@@ -204,8 +204,8 @@ def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, up
             initial=earlier,
         )
         # A resumed run keeps counting from its earlier trace, whose latencies the run holds already.
-        metrics = metrics_of_trace(earlier.splitlines(), latencies_sent=sys.maxsize,
-                                   log_hyperparameters=log_hyperparameters)
+        metrics = RunMetrics.from_trace(earlier.splitlines(), latencies_sent=sys.maxsize,
+                                        log_hyperparameters=log_hyperparameters)
         spool.mark_uploaded(0, latencies_sent=metrics.latencies_sent)
         uploader = TraceUploader(run, spool, metrics, artifact_name, strict, min_interval_s=upload_interval_s)
         shared[artifact_name] = uploader

@@ -54,6 +54,17 @@ class RunMetrics:
             if record["status"] == "error":
                 self._totals["errors"] += 1
 
+    @classmethod
+    def from_trace(cls, lines: Iterable[bytes | str], latencies_sent: int, log_hyperparameters: bool = True) -> RunMetrics:
+        """A counter rebuilt from a trace: totals over every span, latencies past the first `latencies_sent`."""
+        metrics = cls(log_hyperparameters)
+        for span in spans_in(lines):
+            metrics.add({"kind": span.get("kind"), "status": span.get("status"), "usage": span.get("usage"),
+                         "latency_ms": span.get("latency_ms"), "invocation_params": span.get("invocation_params")})
+        metrics.latencies_sent = min(latencies_sent, len(metrics._latencies))
+        del metrics._latencies[: metrics.latencies_sent]
+        return metrics
+
     def totals(self) -> dict[str, int]:
         with self._lock:
             return dict(self._totals)
@@ -95,16 +106,3 @@ def spans_in(lines: Iterable[bytes | str]) -> Iterable[dict]:
             continue
         if isinstance(span, dict) and span.get("type") == "span" and span.get("schema_version") == SCHEMA_VERSION:
             yield span
-
-
-def metrics_of_trace(lines: Iterable[bytes | str], latencies_sent: int, log_hyperparameters: bool = True) -> RunMetrics:
-    """A counter rebuilt from a trace: totals over every span, latencies past the first `latencies_sent`."""
-    metrics = RunMetrics(log_hyperparameters)
-    for span in spans_in(lines):
-        metrics.add({"kind": span.get("kind"), "status": span.get("status"), "usage": span.get("usage"),
-                     "latency_ms": span.get("latency_ms"), "invocation_params": span.get("invocation_params")})
-    with metrics._lock:
-        sent = min(latencies_sent, len(metrics._latencies))
-        del metrics._latencies[:sent]
-        metrics.latencies_sent = sent
-    return metrics

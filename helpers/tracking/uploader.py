@@ -95,7 +95,7 @@ class TraceUploader:
             return False
         try:
             with self._in_progress():
-                self._upload_locked()
+                self._attempt_upload()
         finally:
             self.run_lock.release()
         return True
@@ -110,7 +110,7 @@ class TraceUploader:
         """upload_now() for a caller that holds run_lock already."""
         with self._wake:
             self._pending = False  # this upload covers whatever was asked for until now
-        return self._upload_locked()
+        return self._attempt_upload()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no upload is pending or in flight; False on timeout."""
@@ -156,7 +156,7 @@ class TraceUploader:
                 self._busy += 1
             try:
                 with self.run_lock:
-                    self._upload_locked()
+                    self._attempt_upload()
             except BaseException as error:  # only strict mode raises here: keep it for the caller's next wait()
                 self._error = error
             finally:
@@ -171,7 +171,8 @@ class TraceUploader:
 
     # One upload (the caller holds run_lock)
 
-    def _upload_locked(self) -> bool:
+    def _attempt_upload(self) -> bool:
+        """One upload; in non-strict mode a failure is a warning (once) and False."""
         try:
             return self._upload()
         except Exception as error:
