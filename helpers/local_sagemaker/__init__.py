@@ -5,6 +5,7 @@ State lives in SQLite plus a folder of objects under ``local_dir``; nothing leav
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -15,9 +16,10 @@ from botocore.exceptions import ReadTimeoutError
 
 from .errors import LocalServiceError, UnsupportedOperation
 from .hook import RequestRouter, json_response
-from .metrics_api import MetricsAPI
+from .metrics_api import MetricsAPI, summarize
 from .s3 import S3Backend, StsBackend
 from .sagemaker_api import SageMakerAPI
+from .search import entity_facts, metric_facts
 from .store import Store
 from .validation import validate
 
@@ -37,13 +39,14 @@ class _Fault:
 class LocalSageMaker:
     """The stand-in behind one local session: routes calls, counts them, injects latency and faults."""
 
-    def __init__(self, local_dir: Path, region: str = "us-east-1"):
+    def __init__(self, local_dir: Path, region: str = "us-east-1", busy_timeout_s: float = 10.0):
         self.local_dir = Path(local_dir).resolve()
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.region = region
-        self.store = Store(self.local_dir / "sagemaker.db")
+        self.store = Store(self.local_dir / "sagemaker.db", index=entity_facts, metric_index=metric_facts,
+                           summarize=summarize, busy_timeout_s=busy_timeout_s)
         self.metrics = MetricsAPI(self.store, self._arn)
-        self.sagemaker = SageMakerAPI(self.store, self._arn, self.metrics.summaries)
+        self.sagemaker = SageMakerAPI(self.store, self._arn, ACCOUNT_ID)
         self.s3 = S3Backend(self.local_dir / "objects", ACCOUNT_ID, region)
         self.sts = StsBackend(ACCOUNT_ID)
         self.request_counts: Counter[str] = Counter()
@@ -108,4 +111,7 @@ class LocalSageMaker:
         if handler is None:
             raise UnsupportedOperation(service, operation_model.name)
         validate(operation_model, params)
-        return json_response(operation_model, handler(params))
+        try:
+            return json_response(operation_model, handler(params))
+        except sqlite3.Error as error:  # locked past the bounded wait, or a damaged file
+            raise self.store.service_error(error) from error

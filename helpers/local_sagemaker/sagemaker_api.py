@@ -8,26 +8,35 @@ from __future__ import annotations
 import time
 import uuid
 
+from . import model_rules
 from .errors import ResourceNotFound, ValidationException
+from .search import search_names
 from .store import Store
 
-# ARN resource type -> store kind, for the operations that take an ARN (AddTags, ListTags)
+# ARN resource type -> store kind, for the operations that take an ARN (AddTags, ListTags, DeleteTags)
 _KIND_OF_ARN_TYPE = {
     "experiment": "experiment",
     "experiment-trial": "trial",
     "experiment-trial-component": "trial-component",
+    "artifact": "artifact",
 }
-_LABEL = {"experiment": "Experiment", "trial": "Trial", "trial-component": "TrialComponent"}
+_LABEL = {"experiment": "Experiment", "trial": "Trial", "trial-component": "TrialComponent", "artifact": "Artifact"}
 _ARN_TYPE = {kind: arn_type for arn_type, kind in _KIND_OF_ARN_TYPE.items()}
+# how ListAssociations names the entity type behind an ARN
+_ENTITY_TYPE = {"experiment-trial-component": "ExperimentTrialComponent", "experiment-trial": "ExperimentTrial",
+                "experiment": "Experiment", "action": "Action", "context": "Context", "artifact": "Artifact"}
+_SEARCH_RECORD = {"ExperimentTrialComponent": ("trial-component", "TrialComponent"),
+                  "ExperimentTrial": ("trial", "Trial"), "Experiment": ("experiment", "Experiment")}
 
 
 class SageMakerAPI:
-    """The subset of SageMaker that Run, load_run, list_runs and ExperimentAnalytics call."""
+    """The SageMaker operations that Run, load_run, list_runs, ExperimentAnalytics and the SDK's clean-up call."""
 
-    def __init__(self, store: Store, arn_of, metric_summaries):
+    def __init__(self, store: Store, arn_of, account_id: str = "123456789012"):
         self.store = store
         self._arn_of = arn_of
-        self._metric_summaries = metric_summaries
+        # who made a change: the local caller as GetCallerIdentity answers it
+        self._caller = {"IamIdentity": {"Arn": f"arn:aws:iam::{account_id}:user/local", "PrincipalId": "LOCALUSER"}}
 
     def _arn(self, kind: str, name: str) -> str:
         return self._arn_of(_ARN_TYPE.get(kind, kind), name)
@@ -40,13 +49,52 @@ class SageMakerAPI:
 
     def _create(self, kind: str, name: str, doc: dict) -> str:
         now = time.time()
-        doc = _drop_none({**doc, "CreationTime": now, "LastModifiedTime": now})
+        doc = _drop_none({**doc, "CreationTime": now, "LastModifiedTime": now,
+                          "CreatedBy": self._caller, "LastModifiedBy": self._caller})
         if not self.store.insert(kind, name, doc):
             arn = self._arn(kind, name)
             raise ValidationException(f"{_LABEL[kind]} with name {name} already exists: {arn}")
         return self._arn(kind, name)
 
-    # Experiments and trials
+    def _update(self, kind: str, name: str, change) -> dict:
+        def stamped(doc):
+            change(doc)
+            doc["LastModifiedTime"] = time.time()
+            doc["LastModifiedBy"] = self._caller
+
+        doc = self.store.update(kind, name, stamped)
+        return doc if doc is not None else self._require(kind, name)
+
+    def _page(self, operation: str, items: list[dict], p: dict, key: str, name_key: str | None = None):
+        """Sort (newest first unless asked otherwise) and cut the first page, or continue a saved order."""
+        size = p.get("MaxResults") or model_rules.default_page_size(operation)
+        if p.get("NextToken"):
+            keys = self._cursor(p["NextToken"])
+        else:
+            sort_by = p.get("SortBy") or "CreationTime"
+            if sort_by == "Name" and name_key:
+                sort_by = name_key
+            descending = (p.get("SortOrder") or "Descending") == "Descending"
+            items = sorted(items, key=lambda d: _sort_key(d.get(sort_by)), reverse=descending)
+            by_key = {item[key].lower(): item for item in items}
+            keys = [item[key] for item in items]
+            return self._cut(keys, size, lambda chunk: [by_key[k.lower()] for k in chunk])
+        kind = {"TrialComponentName": "trial-component", "TrialName": "trial", "ExperimentName": "experiment",
+                "ArtifactArn": "artifact", "AssociationKey": "association"}[key]
+        return self._cut(keys, size, lambda chunk: _in_order(self.store.get_many(kind, chunk), chunk))
+
+    def _cut(self, keys: list, size: int, fetch):
+        chunk, rest = keys[:size], keys[size:]
+        return fetch(chunk), (f"local-{self.store.save_cursor(rest)}" if rest else None)
+
+    def _cursor(self, token: str) -> list:
+        prefix, _, handle = token.partition("-")
+        keys = self.store.load_cursor(handle) if prefix == "local" and handle.isalnum() else None
+        if keys is None:
+            raise ValidationException("Invalid pagination token because of unrecognized format.")
+        return keys
+
+    # Experiments
 
     def CreateExperiment(self, p):
         name = p["ExperimentName"]
@@ -62,10 +110,29 @@ class SageMakerAPI:
     def DescribeExperiment(self, p):
         return self._require("experiment", p["ExperimentName"])
 
+    def UpdateExperiment(self, p):
+        def change(doc):
+            doc.update({k: p[k] for k in ("DisplayName", "Description") if k in p})
+
+        return {"ExperimentArn": self._update("experiment", p["ExperimentName"], change)["ExperimentArn"]}
+
+    def DeleteExperiment(self, p):
+        doc = self._require("experiment", p["ExperimentName"])
+        trials = [t for t in self.store.all("trial") if _same(t["ExperimentName"], doc["ExperimentName"])]
+        if trials:
+            raise ValidationException(
+                f"Experiment '{doc['ExperimentArn']}' still has {len(trials)} trial(s). All trials associated "
+                "with the experiment must be deleted first; use ListTrials to find them."
+            )
+        self.store.delete("experiment", doc["ExperimentName"])
+        return {"ExperimentArn": doc["ExperimentArn"]}
+
     def ListExperiments(self, p):
         experiments = _created_between(self.store.all("experiment"), p)
-        page, token = _page(experiments, p, name_key="ExperimentName")
+        page, token = self._page("ListExperiments", experiments, p, "ExperimentName", "ExperimentName")
         return {"ExperimentSummaries": page, "NextToken": token}
+
+    # Trials
 
     def CreateTrial(self, p):
         name = p["TrialName"]
@@ -75,12 +142,37 @@ class SageMakerAPI:
             "TrialArn": self._arn("trial", name),
             "DisplayName": p.get("DisplayName", name),
             "ExperimentName": p["ExperimentName"],
+            "MetadataProperties": p.get("MetadataProperties"),
             "Tags": p.get("Tags", []),
+            "TrialComponentSummaries": [],
         })
         return {"TrialArn": arn}
 
     def DescribeTrial(self, p):
         return self._require("trial", p["TrialName"])
+
+    def UpdateTrial(self, p):
+        def change(doc):
+            doc.update({k: p[k] for k in ("DisplayName",) if k in p})
+
+        return {"TrialArn": self._update("trial", p["TrialName"], change)["TrialArn"]}
+
+    def DeleteTrial(self, p):
+        doc = self._require("trial", p["TrialName"])
+        members = self._components_of(doc["TrialName"])
+        if members:
+            raise ValidationException(
+                f"Trial '{doc['TrialArn']}' still has {len(members)} trial component(s) associated. All trial "
+                "components that make up the trial must be disassociated or deleted first."
+            )
+        self.store.delete("trial", doc["TrialName"])
+        return {"TrialArn": doc["TrialArn"]}
+
+    def _components_of(self, trial_name: str) -> list[str]:
+        rows = self.store.select(
+            "SELECT DISTINCT name FROM facts WHERE kind = 'trial-component' AND property = 'Parents.TrialName' "
+            "AND str = ? COLLATE NOCASE", [trial_name])
+        return [row[0] for row in rows]
 
     def ListTrials(self, p):
         trials = _created_between(self.store.all("trial"), p)
@@ -90,7 +182,7 @@ class SageMakerAPI:
             component = self._require("trial-component", p["TrialComponentName"])
             parents = {x["TrialName"].lower() for x in component["Parents"]}
             trials = [t for t in trials if t["TrialName"].lower() in parents]
-        page, token = _page(trials, p, name_key="TrialName")
+        page, token = self._page("ListTrials", trials, p, "TrialName", "TrialName")
         return {"TrialSummaries": page, "NextToken": token}
 
     # Trial components (a Run is one)
@@ -113,16 +205,15 @@ class SageMakerAPI:
         })
         return {"TrialComponentArn": arn}
 
-    def _with_metrics(self, component: dict) -> dict:
-        summaries = self._metric_summaries(component["TrialComponentName"])
-        return {**component, "Metrics": summaries} if summaries else component
+    def _with_metrics(self, components: list[dict]) -> list[dict]:
+        summaries = self.store.metric_summaries([c["TrialComponentName"] for c in components])
+        return [{**c, "Metrics": summaries[c["TrialComponentName"].lower()]}
+                if c["TrialComponentName"].lower() in summaries else c for c in components]
 
     def DescribeTrialComponent(self, p):
-        return self._with_metrics(self._require("trial-component", p["TrialComponentName"]))
+        return self._with_metrics([self._require("trial-component", p["TrialComponentName"])])[0]
 
     def UpdateTrialComponent(self, p):
-        name = p["TrialComponentName"]
-
         def change(doc):
             for key in ("DisplayName", "Status", "StartTime", "EndTime"):
                 if key in p:
@@ -131,27 +222,64 @@ class SageMakerAPI:
                 doc.setdefault(key, {}).update(p.get(key, {}))
                 for removed in p.get(f"{key}ToRemove", []):
                     doc[key].pop(removed, None)
-            doc["LastModifiedTime"] = time.time()
 
-        doc = self.store.update("trial-component", name, change)
-        if doc is None:
-            self._require("trial-component", name)
+        return {"TrialComponentArn": self._update("trial-component", p["TrialComponentName"], change)["TrialComponentArn"]}
+
+    def DeleteTrialComponent(self, p):
+        doc = self._require("trial-component", p["TrialComponentName"])
+        if doc["Parents"]:
+            trials = ", ".join(parent["TrialName"] for parent in doc["Parents"])
+            raise ValidationException(
+                f"TrialComponent '{doc['TrialComponentArn']}' is associated with trial(s) {trials}. A trial "
+                "component must be disassociated from all trials before it can be deleted "
+                "(DisassociateTrialComponent, or TrialComponent.delete(force_disassociate=True))."
+            )
+        self.store.delete("trial-component", doc["TrialComponentName"])
+        for association in self._associations_of(doc["TrialComponentArn"]):  # its lineage edges go with it
+            self.store.delete("association", _association_key(association))
         return {"TrialComponentArn": doc["TrialComponentArn"]}
 
     def AssociateTrialComponent(self, p):
         trial = self._require("trial", p["TrialName"])
+        component = self._require("trial-component", p["TrialComponentName"])
         parent = {"TrialName": trial["TrialName"], "ExperimentName": trial["ExperimentName"]}
 
-        def change(doc):
+        def add_parent(doc):
             if not any(_same(x["TrialName"], parent["TrialName"]) for x in doc["Parents"]):
                 doc["Parents"].append(parent)
 
-        doc = self.store.update("trial-component", p["TrialComponentName"], change)
-        if doc is None:
-            self._require("trial-component", p["TrialComponentName"])
+        def add_member(doc):
+            members = doc.setdefault("TrialComponentSummaries", [])
+            if not any(_same(m["TrialComponentName"], component["TrialComponentName"]) for m in members):
+                members.append({k: component.get(k) for k in
+                                ("TrialComponentName", "TrialComponentArn", "CreationTime", "CreatedBy")})
+
+        doc = self._update("trial-component", component["TrialComponentName"], add_parent)
+        self._update("trial", trial["TrialName"], add_member)
         return {"TrialComponentArn": doc["TrialComponentArn"], "TrialArn": trial["TrialArn"]}
 
+    def DisassociateTrialComponent(self, p):
+        trial = self._require("trial", p["TrialName"])
+        component = self._require("trial-component", p["TrialComponentName"])
+        if not any(_same(x["TrialName"], trial["TrialName"]) for x in component["Parents"]):
+            raise ResourceNotFound(
+                f"TrialComponent '{component['TrialComponentArn']}' is not associated with "
+                f"Trial '{trial['TrialArn']}'."
+            )
+
+        def drop_parent(doc):
+            doc["Parents"] = [x for x in doc["Parents"] if not _same(x["TrialName"], trial["TrialName"])]
+
+        def drop_member(doc):
+            doc["TrialComponentSummaries"] = [m for m in doc.get("TrialComponentSummaries", [])
+                                              if not _same(m["TrialComponentName"], component["TrialComponentName"])]
+
+        self._update("trial-component", component["TrialComponentName"], drop_parent)
+        self._update("trial", trial["TrialName"], drop_member)
+        return {"TrialComponentArn": component["TrialComponentArn"], "TrialArn": trial["TrialArn"]}
+
     def ListTrialComponents(self, p):
+        model_rules.check_exclusions("ListTrialComponents", p)
         components = _created_between(self.store.all("trial-component"), p)
         if p.get("ExperimentName"):
             self._require("experiment", p["ExperimentName"])
@@ -161,20 +289,26 @@ class SageMakerAPI:
             components = [c for c in components if _has_parent(c, "TrialName", p["TrialName"])]
         if p.get("SourceArn"):  # jobs are not served here, so no component has a source
             components = [c for c in components if c.get("Source", {}).get("SourceArn") == p["SourceArn"]]
-        page, token = _page(components, p, name_key="TrialComponentName")
+        page, token = self._page("ListTrialComponents", components, p, "TrialComponentName", "TrialComponentName")
         return {"TrialComponentSummaries": page, "NextToken": token}
 
+    # Search
+
     def Search(self, p):
-        if p["Resource"] != "ExperimentTrialComponent":
-            raise ValidationException(
-                f"The local SageMaker stand-in searches ExperimentTrialComponent only, not {p['Resource']}. "
-                "Use the aws backend (SAGEMAKER_BACKEND=aws) for other resources."
-            )
-        expression = p.get("SearchExpression", {})
-        found = [c for c in self.store.all("trial-component") if _matches(c, expression)]
-        sort_by = p.get("SortBy") or "LastModifiedTime"
-        page, token = _page(found, {**p, "SortBy": sort_by}, name_key="TrialComponentName")
-        return {"Results": [{"TrialComponent": self._with_metrics(c)} for c in page], "NextToken": token}
+        resource = p["Resource"]
+        if resource not in _SEARCH_RECORD:
+            raise _unsupported_search(resource)
+        kind, record = _SEARCH_RECORD[resource]
+        size = p.get("MaxResults") or model_rules.default_page_size("Search")
+        if p.get("NextToken"):
+            names = self._cursor(p["NextToken"])
+        else:
+            names = search_names(self.store, resource, p.get("SearchExpression") or {},
+                                 p.get("SortBy") or "LastModifiedTime", p.get("SortOrder") or "Descending")
+        found, token = self._cut(names, size, lambda chunk: _in_order(self.store.get_many(kind, chunk), chunk))
+        if kind == "trial-component":
+            found = self._with_metrics(found)
+        return {"Results": [{record: doc} for doc in found], "NextToken": token}
 
     # Tags
 
@@ -182,6 +316,8 @@ class SageMakerAPI:
         resource = arn.split(":", 5)[-1]
         arn_type, _, name = resource.partition("/")
         kind = _KIND_OF_ARN_TYPE.get(arn_type)
+        if kind == "artifact":
+            name = arn
         if kind is None or self.store.get(kind, name) is None:
             raise ResourceNotFound(f"Resource '{arn}' does not exist.")
         return kind, name
@@ -199,8 +335,23 @@ class SageMakerAPI:
 
     def ListTags(self, p):
         kind, name = self._tagged(p["ResourceArn"])
-        page, token = _page(self.store.get(kind, name).get("Tags", []), p)  # stable: tags keep their order
-        return {"Tags": page, "NextToken": token}
+        tags = self.store.get(kind, name).get("Tags", [])
+        size = p.get("MaxResults") or model_rules.default_page_size("ListTags")
+        # tags keep their order; the token is the position in that order
+        start = int(self._cursor(p["NextToken"])[0]) if p.get("NextToken") else 0
+        rest = tags[start + size:]
+        token = f"local-{self.store.save_cursor([start + size])}" if rest else None
+        return {"Tags": tags[start:start + size], "NextToken": token}
+
+    def DeleteTags(self, p):
+        kind, name = self._tagged(p["ResourceArn"])
+        removed = set(p["TagKeys"])
+
+        def change(doc):
+            doc["Tags"] = [t for t in doc.get("Tags", []) if t["Key"] not in removed]
+
+        self.store.update(kind, name, change)
+        return {}
 
     # Lineage, written when a Run with artifacts closes
 
@@ -215,12 +366,48 @@ class SageMakerAPI:
             "Source": p["Source"],
             "ArtifactType": p["ArtifactType"],
             "Properties": p.get("Properties", {}),
+            "MetadataProperties": p.get("MetadataProperties"),
+            "Tags": p.get("Tags", []),
             "CreationTime": now,
             "LastModifiedTime": now,
+            "CreatedBy": self._caller,
+            "LastModifiedBy": self._caller,
         })
         if not self.store.insert("artifact", arn, doc):
             raise ValidationException(f"Artifact already exists with arn {arn}")
         return {"ArtifactArn": arn}
+
+    def DescribeArtifact(self, p):
+        return self._require("artifact", p["ArtifactArn"])
+
+    def UpdateArtifact(self, p):
+        def change(doc):
+            if "ArtifactName" in p:
+                doc["ArtifactName"] = p["ArtifactName"]
+            doc.setdefault("Properties", {}).update(p.get("Properties", {}))
+            for removed in p.get("PropertiesToRemove", []):
+                doc["Properties"].pop(removed, None)
+
+        return {"ArtifactArn": self._update("artifact", p["ArtifactArn"], change)["ArtifactArn"]}
+
+    def DeleteArtifact(self, p):
+        if p.get("ArtifactArn"):
+            doc = self._require("artifact", p["ArtifactArn"])
+        elif p.get("Source"):
+            matches = [a for a in self.store.all("artifact") if a["Source"]["SourceUri"] == p["Source"]["SourceUri"]]
+            if not matches:
+                raise ResourceNotFound(f"Artifact with source URI '{p['Source']['SourceUri']}' does not exist.")
+            doc = matches[0]
+        else:
+            raise ValidationException("Either ArtifactArn or Source must be specified.")
+        associations = self._associations_of(doc["ArtifactArn"])
+        if associations:
+            raise ValidationException(
+                f"Artifact '{doc['ArtifactArn']}' has {len(associations)} association(s). Delete them first "
+                "(DeleteAssociation, or Artifact.delete(disassociate=True))."
+            )
+        self.store.delete("artifact", doc["ArtifactArn"])
+        return {"ArtifactArn": doc["ArtifactArn"]}
 
     def ListArtifacts(self, p):
         artifacts = _created_between(self.store.all("artifact"), p)
@@ -228,14 +415,71 @@ class SageMakerAPI:
             artifacts = [a for a in artifacts if a["Source"]["SourceUri"] == p["SourceUri"]]
         if p.get("ArtifactType"):
             artifacts = [a for a in artifacts if a.get("ArtifactType") == p["ArtifactType"]]
-        page, token = _page(artifacts, p)
+        page, token = self._page("ListArtifacts", artifacts, p, "ArtifactArn")
         return {"ArtifactSummaries": page, "NextToken": token}
 
+    def _entity(self, arn: str) -> tuple[str, dict | None]:
+        """The entity type an ARN names, and its document when the stand-in holds it."""
+        arn_type, _, name = arn.split(":", 5)[-1].partition("/")
+        kind = _KIND_OF_ARN_TYPE.get(arn_type)
+        doc = self.store.get(kind, arn if kind == "artifact" else name) if kind else None
+        return _ENTITY_TYPE.get(arn_type, arn_type), doc
+
     def AddAssociation(self, p):
-        key = f"{p['SourceArn']}|{p['DestinationArn']}"
-        if not self.store.insert("association", key, dict(p)):
+        ends = {}
+        for end in ("Source", "Destination"):
+            entity_type, doc = self._entity(p[f"{end}Arn"])
+            if doc is None and entity_type in _ENTITY_TYPE.values() and entity_type not in ("Action", "Context"):
+                raise ResourceNotFound(f"{entity_type} '{p[f'{end}Arn']}' does not exist.")
+            doc = doc or {}
+            ends[f"{end}Type"] = doc.get("ArtifactType", entity_type)
+            ends[f"{end}Name"] = doc.get("ArtifactName") or doc.get("TrialComponentName")
+        key = _association_key(p)
+        association = _drop_none({**p, **ends, "CreationTime": time.time(), "CreatedBy": self._caller})
+        if not self.store.insert("association", key, association):
             raise ValidationException(f"Association already exists between {p['SourceArn']} and {p['DestinationArn']}")
         return {"SourceArn": p["SourceArn"], "DestinationArn": p["DestinationArn"]}
+
+    def _associations_of(self, arn: str) -> list[dict]:
+        return [a for a in self.store.all("association") if arn in (a["SourceArn"], a["DestinationArn"])]
+
+    def ListAssociations(self, p):
+        associations = _created_between(self.store.all("association"), p)
+        for member in ("SourceArn", "DestinationArn", "SourceType", "DestinationType", "AssociationType"):
+            if p.get(member):
+                associations = [a for a in associations if a.get(member) == p[member]]
+        for a in associations:
+            a["AssociationKey"] = _association_key(a)
+        page, token = self._page("ListAssociations", associations, p, "AssociationKey")
+        return {"AssociationSummaries": page, "NextToken": token}
+
+    def DeleteAssociation(self, p):
+        if not self.store.delete("association", _association_key(p)):
+            raise ResourceNotFound(
+                f"Association between {p['SourceArn']} and {p['DestinationArn']} does not exist."
+            )
+        return {"SourceArn": p["SourceArn"], "DestinationArn": p["DestinationArn"]}
+
+
+def _association_key(association: dict) -> str:
+    return f"{association['SourceArn']}|{association['DestinationArn']}"
+
+
+def _unsupported_search(resource: str):
+    from .errors import LocalServiceError
+
+    return LocalServiceError(
+        "UnsupportedOperation",
+        f"The local SageMaker stand-in does not implement sagemaker.Search on resource {resource} "
+        "(it searches Experiment, ExperimentTrial and ExperimentTrialComponent). "
+        "Use the aws backend (SAGEMAKER_BACKEND=aws) for this call.",
+        501,
+    )
+
+
+def _in_order(found: dict[str, dict], keys: list[str]) -> list[dict]:
+    """Documents in the saved order, leaving out the ones deleted since."""
+    return [found[k.lower()] for k in keys if k.lower() in found]
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -259,112 +503,7 @@ def _created_between(items: list[dict], p: dict) -> list[dict]:
     ]
 
 
-def _page(items: list[dict], p: dict, name_key: str | None = None):
-    """Sort (newest first unless asked otherwise), then cut one page; NextToken is an opaque offset."""
-    sort_by = p.get("SortBy") or "CreationTime"
-    if sort_by == "Name" and name_key:
-        sort_by = name_key
-    descending = (p.get("SortOrder") or "Descending") == "Descending"
-    items = sorted(items, key=lambda d: _sort_key(d.get(sort_by)), reverse=descending)
-    token = p.get("NextToken")
-    start = _offset(token) if token else 0
-    size = p.get("MaxResults") or 10
-    page = items[start : start + size]
-    more = start + size < len(items)
-    return page, (f"local-{start + size}" if more else None)
-
-
-def _offset(token: str) -> int:
-    prefix, _, number = token.partition("-")
-    if prefix != "local" or not number.isdigit():
-        raise ValidationException("Invalid pagination token because of unrecognized format.")
-    return int(number)
-
-
 def _sort_key(value):
     if isinstance(value, str):
         return (1, value.lower())
     return (0, value or 0)
-
-
-def _field(doc: dict, name: str) -> list:
-    """Values of a Search filter field such as Parents.ExperimentName, Tags.team or Parameters.x."""
-    head, _, rest = name.partition(".")
-    if head == "Parents":
-        return [parent.get(rest) for parent in doc.get("Parents", [])]
-    if head == "Tags":
-        return [t["Value"] for t in doc.get("Tags", []) if t["Key"] == rest]
-    if head in ("Parameters", "InputArtifacts", "OutputArtifacts"):
-        value = doc.get(head, {}).get(rest)
-        if not value:
-            return []
-        return [value.get("StringValue", value.get("NumberValue", value.get("Value")))]
-    if head == "Metrics":  # Metrics.<name>.<statistic>
-        metric, _, statistic = rest.rpartition(".")
-        return [m[statistic] for m in doc.get("Metrics", []) if m["MetricName"] == metric and statistic in m]
-    node = doc
-    for part in name.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return [] if node is None else [node]
-
-
-def _compare(op: str, values: list, target) -> bool:
-    if op == "Exists":
-        return bool(values)
-    if op == "NotExists":
-        return not values
-    if op == "NotEquals":
-        return all(str(v) != str(target) for v in values)
-    for value in values:
-        if op == "Equals" and str(value) == str(target):  # AWS compares names case-sensitively here
-            return True
-        if op == "Contains" and str(target) in str(value):
-            return True
-        if op == "In" and str(value) in [x.strip() for x in str(target).split(",")]:
-            return True
-        if op in _ORDERINGS and _ordered(op, value, target):
-            return True
-    return False
-
-
-_ORDERINGS = {
-    "GreaterThan": lambda a, b: a > b,
-    "GreaterThanOrEqualTo": lambda a, b: a >= b,
-    "LessThan": lambda a, b: a < b,
-    "LessThanOrEqualTo": lambda a, b: a <= b,
-}
-
-
-def _ordered(op: str, value, target) -> bool:
-    try:
-        return _ORDERINGS[op](float(value), float(target))
-    except (TypeError, ValueError):
-        return _ORDERINGS[op](str(value), str(target))
-
-
-def _matches(doc: dict, expression: dict) -> bool:
-    checks = [
-        _compare(f.get("Operator", "Equals"), _field(doc, f["Name"]), f.get("Value"))
-        for f in expression.get("Filters", [])
-    ]
-    checks += [_matches(doc, sub) for sub in expression.get("SubExpressions", [])]
-    checks += [_nested_matches(doc, nested) for nested in expression.get("NestedFilters", [])]
-    if not checks:
-        return True
-    return any(checks) if expression.get("Operator") == "Or" else all(checks)
-
-
-def _nested_matches(doc: dict, nested: dict) -> bool:
-    """NestedFilters: all filters hold for one element of a list property, e.g. Parents."""
-    items = doc.get(nested["NestedPropertyName"], [])
-    prefix = nested["NestedPropertyName"] + "."
-    return any(
-        all(_compare(f.get("Operator", "Equals"), _item_field(item, f["Name"], prefix), f.get("Value"))
-            for f in nested["Filters"])
-        for item in items
-    )
-
-
-def _item_field(item: dict, name: str, prefix: str) -> list:
-    key = name[len(prefix):] if name.startswith(prefix) else name
-    return [item[key]] if item.get(key) is not None else []
