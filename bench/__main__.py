@@ -19,6 +19,7 @@ from pathlib import Path
 
 from helpers.experiments import local_backend, open_session
 
+from . import search_scale
 from . import workloads as w
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,6 +198,7 @@ def main(argv=None) -> int:
             ("memory", memory),
             ("read_back", lambda: read_back(session, 50 if quick else 1000, 20 if quick else 100, latency,
                                            rounds=1 if quick else 3)),
+            ("search_scale", lambda: search_scale.run(quick=quick)),
         ]
         results = {"quick": quick, "latency_ms": latency * 1000}
         for name, step in steps:

@@ -67,3 +67,93 @@ def test_listing_metadata_and_errors(local_session):
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
     identity = local_session.boto_session.client("sts").get_caller_identity()
     assert identity["Account"] == "123456789012"
+
+
+@pytest.mark.parametrize("bucket", [
+    "ab", "a" * 64, "Upper-case", "under_score", "-starts-with-hyphen", "ends-with-hyphen-", "two..periods",
+    "period.-hyphen", "192.168.5.4", "xn--punycode", "sthree-bucket", "amzn-s3-demo-bucket", "name-s3alias",
+    "name--ol-s3", "name.mrap", "name--x-s3", "name--table-s3",
+])
+def test_bucket_names_s3_refuses_are_invalid_bucket_name(local_session, bucket):
+    s3 = local_session.boto_session.client("s3")
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        s3.create_bucket(Bucket=bucket)
+    assert raised.value.response["Error"]["Code"] == "InvalidBucketName"
+
+
+@pytest.mark.parametrize("bucket", ["abc", "my.bucket.name", "a" * 63, "bucket-1-2"])
+def test_bucket_names_s3_accepts_are_created(local_session, bucket):
+    local_session.boto_session.client("s3").create_bucket(Bucket=bucket)
+
+
+def test_key_and_metadata_limits_answer_s3_s_codes(local_session):
+    s3 = local_session.boto_session.client("s3")
+    bucket = local_session.default_bucket()
+    s3.put_object(Bucket=bucket, Key="é" * 512, Body=b"x")  # 1,024 bytes in UTF-8: the limit itself
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        s3.put_object(Bucket=bucket, Key="é" * 512 + "x", Body=b"x")
+    assert raised.value.response["Error"]["Code"] == "KeyTooLongError"
+    s3.put_object(Bucket=bucket, Key="meta-ok", Body=b"x", Metadata={"k": "v" * 2047})
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        s3.put_object(Bucket=bucket, Key="meta", Body=b"x", Metadata={"k": "v" * 2048})
+    assert raised.value.response["Error"]["Code"] == "MetadataTooLarge"
+
+
+def test_ranges_are_read_from_disk(local_session):
+    s3 = local_session.boto_session.client("s3")
+    bucket = local_session.default_bucket()
+    s3.put_object(Bucket=bucket, Key="r", Body=b"0123456789")
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=2-4")["Body"].read() == b"234"
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=-3")["Body"].read() == b"789"
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=7-")["Body"].read() == b"789"
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        s3.get_object(Bucket=bucket, Key="r", Range="bytes=20-30")
+    assert raised.value.response["Error"]["Code"] == "InvalidRange"
+
+
+def test_a_planted_symlink_is_refused_not_followed(local_session, local_dir, tmp_path):
+    s3 = local_session.boto_session.client("s3")
+    bucket = local_session.default_bucket()
+    s3.put_object(Bucket=bucket, Key="first", Body=b"x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    objects = local_dir / "objects" / bucket / "objects"
+    for folder in objects.iterdir():  # every hashed sub-folder now points outside the store
+        folder.rename(folder.with_name(folder.name + ".moved"))
+    for prefix in {f"{i:02x}" for i in range(256)}:
+        (objects / prefix).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        s3.put_object(Bucket=bucket, Key="second", Body=b"secret")
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert "symbolic link" in raised.value.response["Error"]["Message"]
+    assert list(outside.iterdir()) == []
+
+
+_STREAM_DRILL = """
+import os, sys, resource
+from helpers.experiments import open_session
+session = open_session("local", local_dir=sys.argv[1])
+s3 = session.boto_session.client("s3")
+bucket = session.default_bucket()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+s3.upload_file(sys.argv[2], bucket, "big")
+s3.download_file(bucket, "big", sys.argv[3])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+"""
+
+
+@pytest.mark.drills
+def test_a_1_gb_object_streams_with_flat_memory(tmp_path):
+    import subprocess
+    import sys
+
+    source, copy = tmp_path / "source.bin", tmp_path / "copy.bin"
+    with open(source, "wb") as handle:
+        for _ in range(1024):
+            handle.write(os.urandom(1024 * 1024))
+    proc = subprocess.run([sys.executable, "-c", _STREAM_DRILL, str(tmp_path / "store"), str(source), str(copy)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    extra_mb = int(proc.stdout.split()[-1])
+    assert copy.stat().st_size == source.stat().st_size
+    assert extra_mb < 300, f"peak RSS grew by {extra_mb} MB for a 1 GB object"

@@ -29,10 +29,14 @@ class _RawBody(io.BytesIO):
             chunk = self.read(amt)
 
 
-def make_response(url: str, status: int, headers: dict, body: bytes) -> AWSResponse:
-    merged = HeadersDict({"x-amzn-RequestId": "local", "Content-Length": str(len(body))})
+def make_response(url: str, status: int, headers: dict, body) -> AWSResponse:
+    """body: bytes, or a file-like (read, stream) that an S3 object streams from disk through."""
+    streamed = not isinstance(body, bytes | bytearray)
+    merged = HeadersDict({"x-amzn-RequestId": "local"})
+    if not streamed:
+        merged["Content-Length"] = str(len(body))
     merged.update(headers)
-    return AWSResponse(url, status, merged, _RawBody(body))
+    return AWSResponse(url, status, merged, body if streamed else _RawBody(body))
 
 
 class RequestRouter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import threading
 import time
@@ -11,39 +12,104 @@ from pathlib import Path
 
 from . import xml_wire
 from .errors import LocalServiceError
-from .objects import ObjectFolder
+from .objects import ObjectFolder, UnsafeStorePath, file_chunks
 
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
-def read_body(request) -> bytes:
-    """The request body as bytes, decoding botocore's aws-chunked streaming encoding."""
+CHUNK = 1024 * 1024
+
+
+def body_chunks(request):
+    """The request body a chunk at a time, decoding botocore's aws-chunked streaming encoding."""
     body = request.body
     if body is None:
-        return b""
-    if hasattr(body, "read"):
-        body = body.read()
-    if isinstance(body, str):
-        body = body.encode()
+        return
     encoding = request.headers.get("Content-Encoding") or ""
     if isinstance(encoding, bytes):
         encoding = encoding.decode()
+    if isinstance(body, str):
+        body = body.encode()
+    reader = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
     if "aws-chunked" in encoding:
-        body = _decode_aws_chunked(body)
-    return bytes(body)
+        yield from _decode_aws_chunked(reader)
+        return
+    while chunk := reader.read(CHUNK):
+        yield bytes(chunk)
 
 
-def _decode_aws_chunked(raw: bytes) -> bytes:
-    out, pos = bytearray(), 0
+def _decode_aws_chunked(reader):
+    buffer = bytearray()
+
+    def fill(size: int) -> None:
+        while len(buffer) < size:
+            data = reader.read(max(CHUNK, size - len(buffer)))
+            if not data:
+                raise LocalServiceError("IncompleteBody", "The request body ended inside an aws-chunked chunk.", 400)
+            buffer.extend(data)
+
     while True:
-        end = raw.index(b"\r\n", pos)
-        size = int(raw[pos:end].split(b";")[0], 16)
-        pos = end + 2
+        while b"\r\n" not in buffer:
+            fill(len(buffer) + 1)
+        end = buffer.index(b"\r\n")
+        size = int(bytes(buffer[:end]).split(b";")[0], 16)
+        del buffer[: end + 2]
         if size == 0:
-            return bytes(out)
-        out += raw[pos : pos + size]
-        pos += size + 2
+            return
+        fill(size + 2)
+        yield bytes(buffer[:size])
+        del buffer[: size + 2]
+
+
+class _Slice:
+    """A byte range of an open file as a response body botocore reads (read, stream), closed when done."""
+
+    def __init__(self, handle, start: int, length: int):
+        handle.seek(start)
+        self._handle, self._left = handle, length
+
+    def read(self, amt=None):
+        if self._left <= 0:
+            self._handle.close()
+            return b""
+        data = self._handle.read(self._left if amt is None else min(amt, self._left))
+        self._left -= len(data)
+        if not data:
+            self._left = 0
+        return data
+
+    def stream(self, amt=64 * 1024, **kwargs):
+        while chunk := self.read(amt):
+            yield chunk
+
+    def close(self):
+        self._handle.close()
+
+
+def _metadata_size(metadata: dict) -> int:
+    return sum(len(k.encode()) + len(str(v).encode()) for k, v in metadata.items())
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """Why S3 would refuse this bucket name (its general-purpose naming rules), or None."""
+    if not 3 <= len(bucket) <= 63:
+        return "must be between 3 and 63 characters long"
+    if not _BUCKET_NAME.fullmatch(bucket):
+        return "may hold only lower-case letters, digits, dots and hyphens, and begin and end with a letter or digit"
+    if ".." in bucket or ".-" in bucket or "-." in bucket:
+        return "must not hold two adjacent periods, or a period next to a hyphen"
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", bucket):
+        return "must not be formatted as an IP address"
+    if bucket.startswith(_RESERVED_PREFIXES) or bucket.endswith(_RESERVED_SUFFIXES):
+        return "uses a prefix or suffix S3 reserves"
+    return None
+
+
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+MAX_KEY_BYTES = 1024
+MAX_METADATA_BYTES = 2 * 1024
 
 
 class S3Backend:
@@ -70,12 +136,20 @@ class S3Backend:
             raise LocalServiceError("AccessDenied", "Access Denied", 403)
         if "Bucket" in params and name not in ("CreateBucket",):
             self._require_bucket(params["Bucket"], head=name == "HeadBucket")
-        status, output = handler(params, request)
+        if len(params.get("Key", "").encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise LocalServiceError("KeyTooLongError", "Your key is too long", 400)
+        if _metadata_size(params.get("Metadata") or {}) > MAX_METADATA_BYTES:
+            raise LocalServiceError(
+                "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size", 400)
+        try:
+            status, output = handler(params, request)
+        except UnsafeStorePath as error:
+            raise LocalServiceError("AccessDenied", f"Access Denied: {error}", 403) from error
         headers, body = xml_wire.rest_xml_response(operation_model, output)
         return status, headers, body
 
     def _require_bucket(self, bucket: str, head: bool = False) -> None:
-        if not _BUCKET_NAME.fullmatch(bucket) or not self.folder.bucket_exists(bucket):
+        if bucket_name_problem(bucket) or not self.folder.bucket_exists(bucket):
             raise LocalServiceError("NoSuchBucket", "The specified bucket does not exist", 404)
 
     # Buckets
@@ -89,8 +163,9 @@ class S3Backend:
 
     def CreateBucket(self, params, request):
         bucket = params["Bucket"]
-        if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
-            raise LocalServiceError("InvalidBucketName", "The specified bucket is not valid.", 400)
+        problem = bucket_name_problem(bucket)
+        if problem:
+            raise LocalServiceError("InvalidBucketName", f"The specified bucket is not valid: it {problem}.", 400)
         if not self.folder.create_bucket(bucket):
             raise LocalServiceError(
                 "BucketAlreadyOwnedByYou",
@@ -101,20 +176,17 @@ class S3Backend:
 
     # Objects
 
-    def _store(self, params, body: bytes, etag: str) -> dict:
+    def _store(self, params, chunks, etag: str | None = None) -> dict:
         meta = {
-            "ETag": etag,
-            "ContentLength": len(body),
             "ContentType": params.get("ContentType", "binary/octet-stream"),
             "LastModified": time.time(),
             "Metadata": params.get("Metadata", {}),
+            **({"ETag": etag} if etag else {}),
         }
-        self.folder.put(params["Bucket"], params["Key"], body, meta)
-        return meta
+        return self.folder.put(params["Bucket"], params["Key"], chunks, meta)
 
     def PutObject(self, params, request):
-        body = read_body(request)
-        meta = self._store(params, body, f'"{hashlib.md5(body).hexdigest()}"')
+        meta = self._store(params, body_chunks(request))
         return 200, {"ETag": meta["ETag"]}
 
     def _meta_or_404(self, params, head: bool) -> dict:
@@ -130,19 +202,26 @@ class S3Backend:
         return 200, {k: meta[k] for k in ("ETag", "ContentLength", "ContentType", "LastModified", "Metadata")}
 
     def GetObject(self, params, request):
-        found = self.folder.get(params["Bucket"], params["Key"])  # one read of the sidecar, not two
+        found = self.folder.open(params["Bucket"], params["Key"])  # streamed from disk, never read whole
         if found is None:
             raise LocalServiceError("NoSuchKey", "The specified key does not exist.", 404)
-        body, meta = found
+        handle, meta = found
+        size = meta["ContentLength"]
         output = {k: meta[k] for k in ("ETag", "ContentType", "LastModified", "Metadata")}
-        status = 200
+        status, start, length = 200, 0, size
         match = _RANGE.fullmatch(params.get("Range", "") or "")
-        if match:
-            start = int(match[1] or 0)
-            end = int(match[2]) if match[2] else len(body) - 1
-            output["ContentRange"] = f"bytes {start}-{min(end, len(body) - 1)}/{len(body)}"
-            body, status = body[start : end + 1], 206
-        output.update(Body=body, ContentLength=len(body))
+        if match and size:
+            if match[1]:
+                start = int(match[1])
+                end = min(int(match[2]), size - 1) if match[2] else size - 1
+            else:  # bytes=-N: the last N bytes
+                start, end = max(size - int(match[2] or 0), 0), size - 1
+            if start >= size:
+                handle.close()
+                raise LocalServiceError("InvalidRange", "The requested range is not satisfiable", 416)
+            output["ContentRange"] = f"bytes {start}-{end}/{size}"
+            status, length = 206, end - start + 1
+        output.update(Body=_Slice(handle, start, length), ContentLength=length)
         return status, output
 
     def DeleteObject(self, params, request):
@@ -202,19 +281,27 @@ class S3Backend:
         directory = self._upload_dir(params["UploadId"])
         if not directory.is_dir():
             raise LocalServiceError("NoSuchUpload", "The specified upload does not exist.", 404)
-        body = read_body(request)
-        (directory / f"{int(params['PartNumber']):05d}").write_bytes(body)
-        return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}
+        part = directory / f"{int(params['PartNumber']):05d}"
+        digest = hashlib.md5()
+        with open(part, "wb") as handle:
+            for chunk in body_chunks(request):
+                handle.write(chunk)
+                digest.update(chunk)
+        part.with_suffix(".md5").write_text(digest.hexdigest())
+        return 200, {"ETag": f'"{digest.hexdigest()}"'}
 
     def CompleteMultipartUpload(self, params, request):
         directory = self._upload_dir(params["UploadId"])
         if not directory.is_dir():
             raise LocalServiceError("NoSuchUpload", "The specified upload does not exist.", 404)
         parts = params.get("MultipartUpload", {}).get("Parts", [])
-        chunks = [(directory / f"{int(p['PartNumber']):05d}").read_bytes() for p in parts]
-        digests = b"".join(hashlib.md5(c).digest() for c in chunks)
-        etag = f'"{hashlib.md5(digests).hexdigest()}-{len(chunks)}"'
-        self._store(params, b"".join(chunks), etag)
+        paths = [directory / f"{int(p['PartNumber']):05d}" for p in parts]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            raise LocalServiceError("InvalidPart", "One or more of the specified parts could not be found.", 400)
+        digests = b"".join(bytes.fromhex(p.with_suffix(".md5").read_text()) for p in paths)
+        etag = f'"{hashlib.md5(digests).hexdigest()}-{len(paths)}"'
+        self._store(params, file_chunks(paths), etag)
         for part in directory.iterdir():
             part.unlink()
         directory.rmdir()

@@ -115,6 +115,7 @@ class Store:
             db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
                                  check_same_thread=False)
             db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+            db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, one fsync per checkpoint
             self._local.db = db
             if not self._ready:
                 self._prepare(db)
@@ -237,17 +238,24 @@ class Store:
 
     # The search index
 
-    def _write_facts(self, db, kind: str, name: str, data: dict, metrics_too: bool = False) -> None:
-        db.execute("DELETE FROM facts WHERE kind = ? AND name = ? AND property NOT LIKE 'Metrics.%'",
-                   (kind, name))
-        db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?, ?)",
-                       [(kind, name, *fact) for fact in self._index(kind, data)])
+    def _write_facts(self, db, kind: str, name: str, data: dict) -> None:
+        self._replace_facts(db, kind, name, "NOT LIKE", self._index(kind, data))
 
     def _write_metric_facts(self, db, name: str, summaries: list[dict]) -> None:
-        db.execute("DELETE FROM facts WHERE kind = 'trial-component' AND name = ? AND property LIKE 'Metrics.%'",
-                   (name,))
-        db.executemany("INSERT INTO facts VALUES ('trial-component', ?, ?, ?, ?, ?)",
-                       [(name, *fact) for fact in self._metric_index(summaries)])
+        self._replace_facts(db, "trial-component", name, "LIKE", self._metric_index(summaries))
+
+    @staticmethod
+    def _replace_facts(db, kind: str, name: str, metrics: str, facts: list[Fact]) -> None:
+        """Write only what changed: an update touches a few of an entity's facts, not all of them."""
+        rows = db.execute(
+            f"SELECT rowid, property, item, num, str FROM facts WHERE kind = ? AND name = ? "
+            f"AND property {metrics} 'Metrics.%'", (kind, name)).fetchall()
+        wanted = set(facts)
+        stale = [(rowid,) for rowid, *fact in rows if tuple(fact) not in wanted]
+        have = {tuple(fact) for _, *fact in rows}
+        db.executemany("DELETE FROM facts WHERE rowid = ?", stale)
+        db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?, ?)",
+                       [(kind, name, *fact) for fact in wanted - have])
 
     def _rebuild_index(self, db) -> None:
         """Index a store written before the index existed (or after it changed)."""

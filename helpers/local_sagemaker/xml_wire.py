@@ -76,7 +76,7 @@ def rest_xml_response(operation_model, output: dict) -> tuple[dict, bytes]:
     payload = shape.serialization.get("payload")
     if payload:
         body = output.get(payload, b"")
-        return headers, body if isinstance(body, bytes) else b""
+        return headers, body if isinstance(body, bytes) or hasattr(body, "read") else b""
     root = shape.serialization.get("name", operation_model.name + "Result")
     body = f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>{_members(shape, output)}</{root}>'
     return headers, body.encode()
