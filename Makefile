@@ -61,7 +61,7 @@ test-sdk-v2: ## Run the stand-in and tracking tests with SageMaker SDK v2 in its
 	$(VENV2)/bin/python -m pip install --quiet -r requirements-sdk-v2.txt
 	$(VENV2)/bin/python -m pip install --quiet --no-deps -e .
 	$(VENV2)/bin/python -m pytest -q tests/test_sdk_compat.py tests/test_experiments.py tests/test_stand_in_s3.py \
-	  tests/test_stand_in_coverage.py tests/test_stand_in_search.py tests/sdk_integ
+	  tests/test_stand_in_coverage.py tests/test_stand_in_search.py tests/test_stand_in_lifecycle.py tests/sdk_integ
 
 .PHONY: clean
 clean: ## Remove build/ and the local SageMaker store
