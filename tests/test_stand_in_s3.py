@@ -69,21 +69,28 @@ def test_listing_metadata_and_errors(local_session):
     assert identity["Account"] == "123456789012"
 
 
+@pytest.fixture(scope="module")
+def s3_client(tmp_path_factory):
+    from helpers.experiments import open_session
+
+    return open_session("local", local_dir=tmp_path_factory.mktemp("s3")).boto_session.client("s3")
+
+
 @pytest.mark.parametrize("bucket", [
     "ab", "a" * 64, "Upper-case", "under_score", "-starts-with-hyphen", "ends-with-hyphen-", "two..periods",
     "period.-hyphen", "192.168.5.4", "xn--punycode", "sthree-bucket", "amzn-s3-demo-bucket", "name-s3alias",
     "name--ol-s3", "name.mrap", "name--x-s3", "name--table-s3",
 ])
-def test_bucket_names_s3_refuses_are_invalid_bucket_name(local_session, bucket):
-    s3 = local_session.boto_session.client("s3")
+def test_bucket_names_s3_refuses_are_invalid_bucket_name(s3_client, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as raised:
-        s3.create_bucket(Bucket=bucket)
+        s3_client.create_bucket(Bucket=bucket)
     assert raised.value.response["Error"]["Code"] == "InvalidBucketName"
 
 
 @pytest.mark.parametrize("bucket", ["abc", "my.bucket.name", "a" * 63, "bucket-1-2"])
-def test_bucket_names_s3_accepts_are_created(local_session, bucket):
-    local_session.boto_session.client("s3").create_bucket(Bucket=bucket)
+def test_bucket_names_s3_accepts_are_created(s3_client, bucket):
+    s3_client.create_bucket(Bucket=bucket)
+    s3_client.head_bucket(Bucket=bucket)
 
 
 def test_key_and_metadata_limits_answer_s3_s_codes(local_session):
@@ -157,3 +164,15 @@ def test_a_1_gb_object_streams_with_flat_memory(tmp_path):
     extra_mb = int(proc.stdout.split()[-1])
     assert copy.stat().st_size == source.stat().st_size
     assert extra_mb < 300, f"peak RSS grew by {extra_mb} MB for a 1 GB object"
+
+
+def test_a_bucket_folder_planted_as_a_symlink_is_refused(local_session, local_dir, tmp_path):
+    s3 = local_session.boto_session.client("s3")
+    local_session.default_bucket()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (local_dir / "objects" / "planted-bucket").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        s3.put_object(Bucket="planted-bucket", Key="k", Body=b"secret")
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert list(outside.iterdir()) == []

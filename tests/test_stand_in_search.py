@@ -16,8 +16,7 @@ TEMPERATURES = [0.9, 0.1, 10.0, 9.0, 0.5, 2.0]
 ACCURACY = [0.3, 0.8, 0.55, 0.1, 0.95, 0.6]
 
 
-@pytest.fixture
-def populated(local_session):
+def _populate(local_session):
     """Six runs in one experiment (two trials), each with parameters, tags and an accuracy metric."""
     client = local_session.sagemaker_client
     metrics = local_session.boto_session.client("sagemaker-metrics")
@@ -43,6 +42,21 @@ def populated(local_session):
     return client
 
 
+@pytest.fixture(scope="module")
+def shared_session(tmp_path_factory):
+    """One populated store for the tests that only read (and those whose writes touch nothing they check)."""
+    from helpers.experiments import open_session
+
+    session = open_session("local", local_dir=tmp_path_factory.mktemp("search"))
+    _populate(session)
+    return session
+
+
+@pytest.fixture
+def populated(shared_session):
+    return shared_session.sagemaker_client
+
+
 def _search(client, *filters, **kwargs):
     expression = kwargs.pop("expression", None) or {"Filters": list(filters)}
     names, token = [], None
@@ -62,8 +76,8 @@ def _where(predicate) -> set[str]:
 @pytest.mark.parametrize("sort_by, column", [("Parameters.temperature", "temperature"),
                                              ("Metrics.accuracy.Max", "accuracy - Max")])
 @pytest.mark.parametrize("order", ["Ascending", "Descending"])
-def test_analytics_sorted_by_a_parameter_or_a_metric_matches_pandas(local_session, populated, sort_by, column, order):
-    frame = ExperimentAnalytics(experiment_name="search-exp", sagemaker_session=local_session,
+def test_analytics_sorted_by_a_parameter_or_a_metric_matches_pandas(shared_session, sort_by, column, order):
+    frame = ExperimentAnalytics(experiment_name="search-exp", sagemaker_session=shared_session,
                                 sort_by=sort_by, sort_order=order).dataframe()
     assert len(frame) == len(TEMPERATURES)
     expected = frame.sort_values(column, ascending=order == "Ascending", kind="stable")
@@ -71,10 +85,10 @@ def test_analytics_sorted_by_a_parameter_or_a_metric_matches_pandas(local_sessio
     assert list(frame[column]) != list(frame[column].sort_values(ascending=order != "Ascending"))
 
 
-def test_analytics_metric_and_parameter_filters(local_session, populated):
+def test_analytics_metric_and_parameter_filters(shared_session):
     expression = {"Filters": [{"Name": "Metrics.accuracy.Max", "Operator": "GreaterThan", "Value": "0.5"},
                               {"Name": "Parameters.model", "Operator": "Equals", "Value": "gpt-small"}]}
-    frame = ExperimentAnalytics(search_expression=expression, sagemaker_session=local_session).dataframe()
+    frame = ExperimentAnalytics(search_expression=expression, sagemaker_session=shared_session).dataframe()
     assert set(frame["TrialComponentName"]) == _where(lambda i: ACCURACY[i] > 0.5 and i % 2)
 
 
@@ -150,7 +164,8 @@ def test_sort_on_an_unknown_property_is_refused(populated):
     assert caught.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_paging_is_stable_when_the_store_changes_between_pages(populated):
+def test_paging_is_stable_when_the_store_changes_between_pages(local_session):
+    populated = _populate(local_session)  # its own store: this test deletes
     first = populated.search(Resource="ExperimentTrialComponent", SortBy="Parameters.temperature",
                              SortOrder="Ascending", MaxResults=2)
     populated.create_trial_component(TrialComponentName="tc-new", Parameters={"temperature": {"NumberValue": 0.0}})

@@ -21,6 +21,8 @@ class ObjectFolder:
     """Objects of all buckets under one root, with a JSON sidecar holding key and metadata."""
 
     def __init__(self, root: Path):
+        if Path(root).is_symlink():
+            raise UnsafeStorePath(f"{root} is a symbolic link; the local store follows none. Remove it.")
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._bucket_dirs: dict[str, Path] = {}  # resolve() costs a few syscalls; every request needs it
@@ -32,11 +34,11 @@ class ObjectFolder:
             path = self.root / bucket
             if path.parent != self.root or bucket in ("", ".", ".."):
                 raise ValueError(f"bucket name {bucket!r} leaves the object folder")
-            self._check(path)
+            self.check(path)
             self._bucket_dirs[bucket] = path
         return path
 
-    def _check(self, path: Path) -> Path:
+    def check(self, path: Path) -> Path:
         """Refuse a path inside the store if it or a folder on the way is a symlink."""
         node = path
         while node != self.root:
@@ -47,7 +49,7 @@ class ObjectFolder:
 
     def _object_path(self, bucket: str, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-        return self._check(self._bucket_dir(bucket) / "objects" / digest[:2] / digest)
+        return self.check(self._bucket_dir(bucket) / "objects" / digest[:2] / digest)
 
     def create_bucket(self, bucket: str) -> bool:
         path = self._bucket_dir(bucket)
@@ -115,7 +117,7 @@ class ObjectFolder:
     def list(self, bucket: str) -> list[dict]:
         """Every object's metadata (with its Key), sorted by key."""
         metas = []
-        for sidecar in self._check(self._bucket_dir(bucket) / "objects").glob("*/*.json"):
+        for sidecar in self.check(self._bucket_dir(bucket) / "objects").glob("*/*.json"):
             if sidecar.parent.is_symlink() or sidecar.is_symlink():
                 continue
             try:
@@ -125,7 +127,7 @@ class ObjectFolder:
         return sorted(metas, key=lambda m: m["Key"])
 
     def scratch_dir(self) -> Path:
-        path = self._check(self.root / ".multipart")
+        path = self.check(self.root / ".multipart")
         path.mkdir(exist_ok=True)
         return path
 

@@ -134,14 +134,14 @@ class S3Backend:
         owner = params.get("ExpectedBucketOwner")
         if owner and owner != self.account_id:
             raise LocalServiceError("AccessDenied", "Access Denied", 403)
-        if "Bucket" in params and name not in ("CreateBucket",):
-            self._require_bucket(params["Bucket"], head=name == "HeadBucket")
         if len(params.get("Key", "").encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise LocalServiceError("KeyTooLongError", "Your key is too long", 400)
         if _metadata_size(params.get("Metadata") or {}) > MAX_METADATA_BYTES:
             raise LocalServiceError(
                 "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size", 400)
         try:
+            if "Bucket" in params and name not in ("CreateBucket",):
+                self._require_bucket(params["Bucket"], head=name == "HeadBucket")
             status, output = handler(params, request)
         except UnsafeStorePath as error:
             raise LocalServiceError("AccessDenied", f"Access Denied: {error}", 403) from error
@@ -270,7 +270,7 @@ class S3Backend:
     def _upload_dir(self, upload_id: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{32}", upload_id or ""):
             raise LocalServiceError("NoSuchUpload", "The specified upload does not exist.", 404)
-        return self.folder.scratch_dir() / upload_id
+        return self.folder.check(self.folder.scratch_dir() / upload_id)
 
     def CreateMultipartUpload(self, params, request):
         upload_id = uuid.uuid4().hex
