@@ -35,7 +35,7 @@ def seed(backend, components: int) -> None:
 
 
 def run(quick: bool = False) -> dict:
-    components = 1000 if quick else 10_000
+    components = 300 if quick else 10_000
     rounds = 3 if quick else 7
     with tempfile.TemporaryDirectory() as tmp:
         session = open_session("local", local_dir=Path(tmp) / "local")

@@ -25,6 +25,9 @@ _ARN_TYPE = {kind: arn_type for arn_type, kind in _KIND_OF_ARN_TYPE.items()}
 # how ListAssociations names the entity type behind an ARN
 _ENTITY_TYPE = {"experiment-trial-component": "ExperimentTrialComponent", "experiment-trial": "ExperimentTrial",
                 "experiment": "Experiment", "action": "Action", "context": "Context", "artifact": "Artifact"}
+# the member that names an item of a List* answer -> its store kind (later pages re-read items by it)
+_KIND_OF_KEY = {"TrialComponentName": "trial-component", "TrialName": "trial", "ExperimentName": "experiment",
+                "ArtifactArn": "artifact", "AssociationKey": "association"}
 _SEARCH_RECORD = {"ExperimentTrialComponent": ("trial-component", "TrialComponent"),
                   "ExperimentTrial": ("trial", "Trial"), "Experiment": ("experiment", "Experiment")}
 
@@ -79,8 +82,7 @@ class SageMakerAPI:
             by_key = {item[key].lower(): item for item in items}
             keys = [item[key] for item in items]
             return self._cut(keys, size, lambda chunk: [by_key[k.lower()] for k in chunk])
-        kind = {"TrialComponentName": "trial-component", "TrialName": "trial", "ExperimentName": "experiment",
-                "ArtifactArn": "artifact", "AssociationKey": "association"}[key]
+        kind = _KIND_OF_KEY[key]
         return self._cut(keys, size, lambda chunk: _in_order(self.store.get_many(kind, chunk), chunk))
 
     def _cut(self, keys: list, size: int, fetch):
@@ -144,7 +146,6 @@ class SageMakerAPI:
             "ExperimentName": p["ExperimentName"],
             "MetadataProperties": p.get("MetadataProperties"),
             "Tags": p.get("Tags", []),
-            "TrialComponentSummaries": [],
         })
         return {"TrialArn": arn}
 
@@ -173,6 +174,13 @@ class SageMakerAPI:
             "SELECT DISTINCT name FROM facts WHERE kind = 'trial-component' AND property = 'Parents.TrialName' "
             "AND str = ? COLLATE NOCASE", [trial_name])
         return [row[0] for row in rows]
+
+    def _member_summaries(self, trial_name: str) -> list[dict]:
+        members = self._components_of(trial_name)
+        docs = _in_order(self.store.get_many("trial-component", members), members)
+        return [{"TrialComponentName": d["TrialComponentName"], "TrialComponentArn": d["TrialComponentArn"],
+                 "TrialComponentSource": d.get("Source"), "CreationTime": d["CreationTime"],
+                 "CreatedBy": d.get("CreatedBy")} for d in docs]
 
     def ListTrials(self, p):
         trials = _created_between(self.store.all("trial"), p)
@@ -248,14 +256,9 @@ class SageMakerAPI:
             if not any(_same(x["TrialName"], parent["TrialName"]) for x in doc["Parents"]):
                 doc["Parents"].append(parent)
 
-        def add_member(doc):
-            members = doc.setdefault("TrialComponentSummaries", [])
-            if not any(_same(m["TrialComponentName"], component["TrialComponentName"]) for m in members):
-                members.append({k: component.get(k) for k in
-                                ("TrialComponentName", "TrialComponentArn", "CreationTime", "CreatedBy")})
-
+        # a trial's members are read from its components' Parents (a Run's default trial holds every run
+        # of an experiment: keeping a list in the trial would rewrite it whole on each association)
         doc = self._update("trial-component", component["TrialComponentName"], add_parent)
-        self._update("trial", trial["TrialName"], add_member)
         return {"TrialComponentArn": doc["TrialComponentArn"], "TrialArn": trial["TrialArn"]}
 
     def DisassociateTrialComponent(self, p):
@@ -270,12 +273,7 @@ class SageMakerAPI:
         def drop_parent(doc):
             doc["Parents"] = [x for x in doc["Parents"] if not _same(x["TrialName"], trial["TrialName"])]
 
-        def drop_member(doc):
-            doc["TrialComponentSummaries"] = [m for m in doc.get("TrialComponentSummaries", [])
-                                              if not _same(m["TrialComponentName"], component["TrialComponentName"])]
-
         self._update("trial-component", component["TrialComponentName"], drop_parent)
-        self._update("trial", trial["TrialName"], drop_member)
         return {"TrialComponentArn": component["TrialComponentArn"], "TrialArn": trial["TrialArn"]}
 
     def ListTrialComponents(self, p):
@@ -308,6 +306,8 @@ class SageMakerAPI:
         found, token = self._cut(names, size, lambda chunk: _in_order(self.store.get_many(kind, chunk), chunk))
         if kind == "trial-component":
             found = self._with_metrics(found)
+        if kind == "trial":
+            found = [{**trial, "TrialComponentSummaries": self._member_summaries(trial["TrialName"])} for trial in found]
         return {"Results": [{record: doc} for doc in found], "NextToken": token}
 
     # Tags

@@ -21,6 +21,10 @@ RESOURCES = {
 }
 _SQL_OPERATORS = {"Equals": "=", "NotEquals": "=", "GreaterThan": ">", "GreaterThanOrEqualTo": ">=",
                   "LessThan": "<", "LessThanOrEqualTo": "<="}
+# a trial's members, and where their fields live in a trial component
+_MEMBERS = "TrialComponentSummaries"
+_MEMBER_PROPERTY = {"TrialComponentSource.SourceArn": "Source.SourceArn",
+                    "TrialComponentSource.SourceType": "Source.SourceType"}
 # what a named statistic is called in Metrics.<name>.<statistic>
 METRIC_STATISTICS = ("Min", "Max", "Avg", "StdDev", "Last", "Count")
 
@@ -79,9 +83,8 @@ def entity_facts(kind: str, doc: dict) -> list[tuple]:
     for i, tag in enumerate(doc.get("Tags", [])):
         facts += [(f"Tags.{tag['Key']}", 0, None, tag.get("Value", "")),
                   ("Tags.Key", i, None, tag["Key"]), ("Tags.Value", i, None, tag.get("Value", ""))]
-    for list_name in ("Parents", "TrialComponentSummaries"):
-        for i, element in enumerate(doc.get(list_name, [])):
-            _flatten(list_name, element, i, facts)
+    for i, element in enumerate(doc.get("Parents", [])):
+        _flatten("Parents", element, i, facts)
     return facts
 
 
@@ -223,15 +226,34 @@ class _Query:
 
     def filter(self, f: dict) -> str:
         name, op = f["Name"], f.get("Operator", "Equals")
+        if self.kind == "trial" and name.startswith(_MEMBERS + "."):
+            return self._member_filter(f)
         self.args += [self.kind, name]
         matching = "SELECT f.name FROM facts f WHERE f.kind = ? AND f.property = ?"
         test = self.condition(f, "f")
         negate = op in ("NotEquals", "NotExists")
         return f"e.name {'NOT IN' if negate else 'IN'} ({matching} AND {test})"
 
+    def _member_filter(self, f: dict) -> str:
+        """A trial's TrialComponentSummaries.<member>: tested on its components, found by their Parents."""
+        member = f["Name"][len(_MEMBERS) + 1:]
+        self.args.append(_MEMBER_PROPERTY.get(member, member))
+        test = self.condition(f, "f")  # checks the name against the model's Trial record, and the value
+        negate = f.get("Operator", "Equals") in ("NotEquals", "NotExists")
+        components = ("SELECT f.name FROM facts f WHERE f.kind = 'trial-component' AND f.property = ? "
+                      f"AND {test}")
+        parents = ("SELECT p.str FROM facts p WHERE p.kind = 'trial-component' AND p.property = 'Parents.TrialName' "
+                   f"AND p.name IN ({components})")
+        return f"e.name {'NOT IN' if negate else 'IN'} ({parents})"
+
     def nested(self, nested: dict) -> str:
         list_name = nested["NestedPropertyName"]
         _nested_list(self.resource, list_name)
+        if self.kind == "trial" and list_name == _MEMBERS:
+            raise ValidationException(
+                f"The local SageMaker stand-in does not serve NestedFilters on {_MEMBERS}; "
+                f"use Filters on {_MEMBERS}.<member>."
+            )
         filters = nested.get("Filters", [])
         if not filters:
             raise ValidationException(f"Invalid search expression: NestedFilters on {list_name} has no Filters.")
