@@ -18,6 +18,17 @@ MAX_DEPTH = 12
 _SECRET_MARGIN = 512  # longer than any key-shaped secret
 
 
+def safe_text(value: Any) -> str:
+    """str(value), or a marker when its __str__ (and __repr__) raise."""
+    try:
+        return str(value)
+    except Exception as error:
+        try:
+            return f"<{type(value).__name__} whose str() raised {type(error).__name__}: {value!r}>"
+        except Exception:
+            return f"<{type(value).__name__} whose str() raised {type(error).__name__}>"
+
+
 def truncate(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
