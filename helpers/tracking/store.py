@@ -50,7 +50,7 @@ def store_identity(session) -> dict:
     backend = getattr(session, "_local_sagemaker", None)
     region = getattr(getattr(session, "boto_session", None), "region_name", None)
     if backend is not None:
-        return {"backend": "local", "region": region, "folder": str(getattr(backend, "directory", ""))}
+        return {"backend": "local", "region": region, "folder": str(getattr(backend, "local_dir", ""))}
     account = None
     try:
         account = session.account_id()
