@@ -21,14 +21,14 @@ import orjson
 from langchain_core.tracers.base import BaseTracer
 
 from .metrics import RunMetrics
-from .redact import Redactor
+from .redact import Redactor, redact_logs
 from .serialize import MAX_ITEMS, safe_text, span_fields, to_jsonable
 from .spans import SCHEMA_VERSION, span_record
 from .spool import Spool, default_spool_dir
 from .store import ExperimentsStore
 from .uploader import TraceUploader
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 ARTIFACT_NAME = "langchain-trace"
 _CLOSE_WAIT_S = 300.0  # botocore's own timeouts and retries end an upload well before this

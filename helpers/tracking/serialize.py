@@ -132,7 +132,11 @@ class _Converter:
         try:
             out["text"] = self.string(head.decode("utf-8"))
         except UnicodeDecodeError:
-            out["base64"] = base64.b64encode(head).decode()
+            text = head.decode("latin-1")  # any bytes: a secret inside is found as text
+            if self.text is not None and self.text(text) != text:
+                out["text_latin1"] = self.string(text)
+            else:
+                out["base64"] = base64.b64encode(head).decode()
         if len(raw) > len(head):
             out["cut"] = f"[truncated {len(raw) - len(head)} bytes]"
         return out

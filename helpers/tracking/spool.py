@@ -20,7 +20,9 @@ import time
 import uuid
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from .redact import redact_logs
+
+log = redact_logs(logging.getLogger(__name__))
 
 TRACE_FILE = "langchain-trace.jsonl"
 META_FILE = "meta.json"

@@ -11,8 +11,9 @@ import time
 from typing import Protocol
 
 from .metrics import MetricsSnapshot
+from .redact import redact_logs
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 SEGMENTS_MEDIA_TYPE = "application/x-langchain-trace-segments"  # the artifact is a prefix of JSONL segments
 SEGMENT_MEDIA_TYPE = "application/jsonl"
