@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +10,7 @@ from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 
+from helpers.analysis.traces import read_run_spans
 from helpers.experiments import Run, local_backend
 from helpers.tracking import SageMakerCallbackHandler
 
@@ -18,10 +18,7 @@ pytestmark = pytest.mark.drills
 
 
 def read_trace(session, experiment, run_name):
-    tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{experiment}-{run_name}")
-    bucket, key = tc["OutputArtifacts"]["langchain-trace"]["Value"][5:].split("/", 1)
-    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    return [json.loads(line) for line in body.splitlines()]
+    return read_run_spans(session, f"{experiment}-{run_name}")  # every segment of the trace
 
 
 def chain():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -43,9 +42,9 @@ def trace(session, run_name):
     tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-{run_name}")
     assert tc["Status"]["PrimaryStatus"] == "Completed"
     assert list(tc["OutputArtifacts"]) == ["langchain-trace"]
-    bucket, key = tc["OutputArtifacts"]["langchain-trace"]["Value"][5:].split("/", 1)
-    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    return [json.loads(line) for line in body.splitlines()]
+    from helpers.analysis.traces import read_run_spans  # the trace is a prefix of segments
+
+    return read_run_spans(session, f"{EXPERIMENT}-{run_name}")
 
 
 def outputs_text(path: Path) -> str:

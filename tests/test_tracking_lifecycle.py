@@ -55,20 +55,20 @@ def test_a_metrics_request_failing_half_way_sends_no_value_twice(local_session, 
     client = local_session.sagemaker_metrics_client
     real, requests = client.batch_put_metrics, []
 
-    def second_request_lost(**kwargs):
+    def first_request_lost(**kwargs):
         requests.append(len(kwargs["MetricData"]))
-        if len(requests) == 2:
-            raise ConnectionError("the second request was lost")
+        if len(requests) == 1:
+            raise ConnectionError("the first request was lost")
         return real(**kwargs)
 
     with Run(experiment_name=EXPERIMENT, run_name="half-sent", sagemaker_session=local_session) as run:
         handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
-        monkeypatch.setattr(client, "batch_put_metrics", second_request_lost)
-        llm_calls(10).invoke(0, config={"callbacks": [handler]})  # 6 totals + 10 latencies: 2 requests, 1 lost
-        handler.flush_tracker()  # sends what was lost, and only that
-    assert requests == [10, 6, 10, 2]  # the retry: 6 totals again, and the 6 latencies that were lost
+        monkeypatch.setattr(client, "batch_put_metrics", first_request_lost)
+        llm_calls(10).invoke(0, config={"callbacks": [handler]})  # 7 totals + 1 latency summary: 1 request, lost
+        handler.flush_tracker()  # sends what was lost, once
+    assert requests == [8, 8]
     row = metrics_row(local_session, "half-sent")
-    assert row["llm_calls - Last"] == 10 and row["llm_latency_ms - Count"] == 10
+    assert row["llm_calls - Last"] == 10 and row["llm_latency_ms - Count"] == 1 and row["errors - Count"] == 1
 
 
 def test_recovering_spools_in_a_live_process_leaves_its_own_handlers_alone(local_session, spool_dir, monkeypatch):
@@ -84,7 +84,7 @@ def test_recovering_spools_in_a_live_process_leaves_its_own_handlers_alone(local
         assert upload_pending_spools(local_session, spool_dir=spool_dir) == []  # what the warning suggests
         backend.clear_faults()
     row = metrics_row(local_session, "still-mine")
-    assert row["llm_calls - Last"] == 4 and row["llm_latency_ms - Count"] == 4
+    assert row["llm_calls - Last"] == 4 and row["llm_latency_ms_total - Count"] == 2  # two uploads, none twice
     assert len([s for s in read_trace(local_session, "still-mine") if s["parent_id"] is None]) == 4
 
 
@@ -101,15 +101,16 @@ def test_a_deleted_spool_folder_is_a_warning_not_an_error(local_session, spool_d
     assert len(read_trace(local_session, "swept")) == 2  # what was uploaded before stays
 
 
-def test_running_a_run_name_again_appends_to_its_trace(local_session, spool_dir):
+def test_running_a_run_name_again_is_a_new_execution_in_the_same_trace(local_session, spool_dir):
     for label in ("first", "second"):  # e.g. a notebook cell executed twice
         with Run(experiment_name=EXPERIMENT, run_name="again", sagemaker_session=local_session) as run:
             handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
             llm_calls(2).invoke(label, config={"callbacks": [handler]})
     roots = [s for s in read_trace(local_session, "again") if s["parent_id"] is None]
     assert [r["inputs"]["input"] for r in roots] == ["first", "second"]
+    # each execution counts its own calls (the run's "Last" values are the latest execution's)
     row = metrics_row(local_session, "again")
-    assert row["llm_calls - Last"] == 4 and row["llm_latency_ms - Count"] == 4
+    assert row["llm_calls - Last"] == 2 and row["llm_latency_ms - Count"] == 2
 
 
 def test_closed_runs_hold_no_file_or_thread(local_session, spool_dir):
@@ -154,4 +155,4 @@ def test_while_s3_is_down_only_the_first_call_waits_and_the_run_exit_sends_every
     roots = [s for s in read_trace(local_session, "down-early") if s["parent_id"] is None]
     assert [r["inputs"]["input"] for r in roots] == [0, 1]
     row = metrics_row(local_session, "down-early")
-    assert row["llm_calls - Last"] == 2 and row["llm_latency_ms - Count"] == 2 and row["llm_type"] == "fake-list"
+    assert row["llm_calls - Last"] == 2 and row["llm_latency_ms - Count"] == 1 and row["llm_type"] == "fake-list"

@@ -24,13 +24,15 @@ from helpers.tracking.serialize import to_jsonable
 
 
 class FakeRun:
-    """Records what the handler asks of a SageMaker Run; log_file keeps a copy of the file."""
+    """A SageMaker Run stand-in that is also the handler's trace store: records segments, parameters, metrics."""
+
+    trace_uri = "fake://trace/"
 
     def __init__(self, fail_log_file: int = 0):
         self.params: dict = {}
         self.metrics: list[tuple[str, float]] = []
-        self.files: list[tuple[str, str, bytes]] = []
-        self.fail_log_file = fail_log_file
+        self.segments: list[tuple[str, bytes]] = []
+        self.fail_log_file = fail_log_file  # segment uploads that fail
         self.calls = 0
         self.closed = False
         self._in_call = threading.Lock()
@@ -39,33 +41,45 @@ class FakeRun:
         assert self._in_call.acquire(blocking=False), "two threads used the Run at once"
         self.calls += 1
 
-    def log_parameters(self, params):
-        self._enter()
-        self.params.update(params)
-        self._in_call.release()
-
-    def log_metric(self, name, value, **kwargs):
-        self._enter()
-        self.metrics.append((name, value))
-        self._in_call.release()
-
     def log_file(self, path, name=None, media_type=None, is_output=True):
+        raise AssertionError("the handler writes segments, not files")
+
+    def identity(self):
+        return {"backend": "fake"}
+
+    def put_segment(self, name, body):
         self._enter()
         try:
             if self.fail_log_file:
                 self.fail_log_file -= 1
                 raise ConnectionError("S3 is unreachable")
-            with open(path, "rb") as f:
-                self.files.append((name, media_type, f.read()))
+            self.segments.append((name, body))
         finally:
             self._in_call.release()
+
+    def link(self):
+        pass
+
+    def linked(self):
+        return True
+
+    def put_params(self, params):
+        self._enter()
+        self.params.update(params)
+        self._in_call.release()
+
+    def put_metrics(self, snapshot):
+        self._enter()
+        self.metrics += list(snapshot.values().items())
+        snapshot.accepted = len(self.metrics)
+        self._in_call.release()
 
     def close(self):
         self.closed = True
 
     def spans(self) -> list[dict]:
-        assert {name for name, _, _ in self.files} == {"langchain-trace"}
-        return [json.loads(line) for line in self.files[-1][2].decode().splitlines()]
+        text = b"".join(body for _, body in sorted(self.segments)).decode()
+        return [r for r in map(json.loads, text.splitlines()) if r["type"] == "span"]
 
     def last(self, metric):
         return [v for n, v in self.metrics if n == metric][-1]
@@ -78,7 +92,7 @@ def fake_run():
 
 @pytest.fixture
 def handler(fake_run, spool_dir):
-    return SageMakerCallbackHandler(fake_run, spool_dir=spool_dir)
+    return SageMakerCallbackHandler(fake_run, store=fake_run, spool_dir=spool_dir)
 
 
 def finish(handler, run) -> list[dict]:
@@ -228,7 +242,7 @@ def test_tool_error_has_type_message_and_traceback(fake_run, handler):
 
 def test_a_secret_cut_by_truncation_is_not_half_kept(fake_run, spool_dir):
     key = "sk-" + "Z" * 40
-    handler = SageMakerCallbackHandler(fake_run, spool_dir=spool_dir, max_field_chars=30)
+    handler = SageMakerCallbackHandler(fake_run, store=fake_run, spool_dir=spool_dir, max_field_chars=30)
     RunnableLambda(lambda x: "ok").invoke("x" * 20 + key, config={"callbacks": [handler]})
     (span,) = finish(handler, fake_run)
     assert "ZZZZ" not in json.dumps(span) and span["inputs"]["input"].startswith("x" * 20 + "[REDACTED]")
@@ -265,11 +279,11 @@ def test_a_failing_mask_drops_the_span_rather_than_leak_and_warns(fake_run, spoo
     def mask(data):
         raise RuntimeError("mask bug")
 
-    handler = SageMakerCallbackHandler(fake_run, spool_dir=spool_dir, mask=mask)
+    handler = SageMakerCallbackHandler(fake_run, store=fake_run, spool_dir=spool_dir, mask=mask)
     assert RunnableLambda(lambda x: x + 1).invoke(1, config={"callbacks": [handler]}) == 2
     assert RunnableLambda(lambda x: x + 1).invoke(2, config={"callbacks": [handler]}) == 3
     handler.flush_tracker()
-    assert handler.spool_path.read_text() == ""
+    assert '"type":"span"' not in handler.spool_path.read_text()  # only the execution's start record
     assert caplog.text.count("recording a span failed (RuntimeError: mask bug)") == 1
 
 
@@ -279,7 +293,7 @@ def test_strict_mode_raises_tracking_bugs(fake_run, spool_dir, monkeypatch):
     def mask(data):
         raise RuntimeError("mask bug")
 
-    handler = SageMakerCallbackHandler(fake_run, spool_dir=spool_dir, mask=mask)
+    handler = SageMakerCallbackHandler(fake_run, store=fake_run, spool_dir=spool_dir, mask=mask)
     with pytest.raises(RuntimeError, match="mask bug"):
         RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
 
@@ -287,7 +301,7 @@ def test_strict_mode_raises_tracking_bugs(fake_run, spool_dir, monkeypatch):
 def test_first_upload_failure_is_retried_by_the_next_call(spool_dir, monkeypatch, caplog):
     monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")
     run = FakeRun(fail_log_file=1)
-    handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir)
     double = RunnableLambda(lambda x: x * 2)
     assert double.invoke(1, config={"callbacks": [handler]}) == 2  # the upload fails, the chain does not
     assert "S3 is unreachable" in caplog.text and str(handler.spool_path) in caplog.text
@@ -299,7 +313,7 @@ def test_first_upload_failure_is_retried_by_the_next_call(spool_dir, monkeypatch
 def test_background_upload_error_reaches_the_caller_in_strict_mode(spool_dir, monkeypatch):
     monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "1")
     run = FakeRun()
-    handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir)
     RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})  # registers the artifact
     run.fail_log_file = 1
     RunnableLambda(lambda x: x).invoke(2, config={"callbacks": [handler]})  # uploads from the worker
@@ -309,7 +323,7 @@ def test_background_upload_error_reaches_the_caller_in_strict_mode(spool_dir, mo
 
 def test_closing_the_run_uploads_what_is_left(spool_dir):
     run = FakeRun()
-    handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir)
     for i in range(5):
         RunnableLambda(lambda x: x).invoke(i, config={"callbacks": [handler]})
     run.close()  # what `with Run(...)` does on exit

@@ -1,5 +1,6 @@
-"""load_traces: every span of every run's trace artifact, fetched in parallel, one row per span.
+"""load_traces: every span of every run's trace, fetched in parallel, one row per span.
 
+A run's trace is a prefix of segment objects (read in key order) or, for runs traced before, one object.
 A run whose trace is missing or damaged gets a status of its own; it never aborts the load.
 """
 
@@ -18,6 +19,7 @@ from .jsonl import line_reader
 from .span_table import COLUMNS, empty_columns, extend_columns, span_columns, span_frame
 
 __all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "iter_trial_components", "list_trial_components", "load_traces",
+           "read_run_spans", "read_trace_text", "trace_keys", "trace_uris",
            "parse_trace"]
 
 log = logging.getLogger(__name__)
@@ -55,11 +57,16 @@ def list_trial_components(session, experiment_name: str) -> list[dict]:
     return list(iter_trial_components(session, experiment_name))
 
 
-def parse_trace(text: str) -> tuple[list[dict], int]:
-    """Spans of a JSON Lines trace, and how many lines were skipped (truncated, foreign or unknown)."""
+def parse_trace(text: str, for_pandas: bool = False) -> tuple[list[dict], int]:
+    """Spans of a JSON Lines trace, and how many lines were skipped (truncated, foreign or unknown).
+
+    Lines end at "\\n" only (U+2028 and the like may stand unescaped inside strings); execution
+    records are read past, not counted as skipped. for_pandas: a lone surrogate (which pandas cannot
+    encode) reads as its escape text.
+    """
     spans, skipped = [], 0
     loads = line_reader(text)
-    for line in text.splitlines():
+    for line in text.split("\n"):
         try:
             record = loads(line)
         except (ValueError, RecursionError):  # not JSON (or nested past the parser's depth)
@@ -67,10 +74,27 @@ def parse_trace(text: str) -> tuple[list[dict], int]:
                 skipped += 1
             continue
         if _is_span(record):
+            if for_pandas and ("\\ud" in line or "\\uD" in line):
+                record = _without_lone_surrogates(record)
             spans.append(record)
-        else:
+        elif not (isinstance(record, dict) and record.get("type") == "execution"):
             skipped += 1
     return spans, skipped
+
+
+def _without_lone_surrogates(value):
+    """Strings with a lone surrogate (which pandas cannot encode) keep it as the text "\\udXXX"."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
 
 
 def _is_span(record) -> bool:
@@ -91,23 +115,70 @@ def _run_name(tc: dict, experiment_name: str | None) -> str:
     return name
 
 
+def trace_uris(tc: dict) -> list[str]:
+    """The S3 locations of a run's trace: an earlier single object first, then the segment prefix (or object)."""
+    artifacts = tc.get("OutputArtifacts") or {}
+    values = [str((artifacts.get(name) or {}).get("Value", "")) for name in (f"{ARTIFACT}-earlier", ARTIFACT)]
+    return [value for value in values if value.startswith("s3://")]
+
+
+def trace_keys(s3, uri: str) -> list[tuple[str, str]]:
+    """(bucket, key) of every object of one trace location, in reading order."""
+    bucket, _, key = uri[5:].partition("/")
+    if not key.endswith("/"):
+        return [(bucket, key)]
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        keys += [item["Key"] for item in page.get("Contents") or []]
+    return [(bucket, k) for k in sorted(keys)]
+
+
+def read_trace_text(s3, tc: dict) -> str:
+    """The whole JSON Lines text of a run's trace, every segment in order (raises if one cannot be read)."""
+    parts = []
+    for uri in trace_uris(tc):
+        for bucket, key in trace_keys(s3, uri):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+            parts.append(body if body.endswith("\n") or not body else body + "\n")
+    return "".join(parts)
+
+
+def read_run_spans(session, trial_component_name: str) -> list[dict]:
+    """Every span of one run's trace, each once, in writing order (e.g. `f"{experiment}-{run_name}"`)."""
+    tc = session.sagemaker_client.describe_trial_component(TrialComponentName=trial_component_name)
+    spans, _ = parse_trace(read_trace_text(session.boto_session.client("s3"), tc))
+    return _first_of_each(spans)
+
+
 def _fetch(s3, tc: dict, experiment_name: str | None) -> tuple[str, list[dict], str]:
     """One run's name, spans and trace status; a missing or damaged trace is a status, never an error."""
     run_name = _run_name(tc, experiment_name)
-    artifact = (tc.get("OutputArtifacts") or {}).get(ARTIFACT)
-    if not artifact or not str(artifact.get("Value", "")).startswith("s3://"):
+    if not trace_uris(tc):
         return run_name, [], "no_trace"
-    bucket, _, key = artifact["Value"][5:].partition("/")
     try:
-        text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+        text = read_trace_text(s3, tc)
     except Exception as error:  # a missing or unreadable object is reported for this run only
         code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
         return run_name, [], f"missing_object ({code})"
-    spans, skipped = parse_trace(text)
+    spans, skipped = parse_trace(text, for_pandas=True)
+    spans = _first_of_each(spans)
     status = "ok" if not skipped else f"skipped_lines ({skipped})"
     if not spans and skipped:
         status = f"unreadable ({skipped} lines)"
     return run_name, spans, status
+
+
+def _first_of_each(spans: list[dict]) -> list[dict]:
+    """A span sent twice (a recovery repeating an upload it could not know had landed) is kept once."""
+    seen, out = set(), []
+    for span in spans:
+        span_id = span.get("span_id")
+        if isinstance(span_id, str):
+            if span_id in seen:
+                continue
+            seen.add(span_id)
+        out.append(span)
+    return out
 
 
 def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict[str, list], str]:

@@ -1,32 +1,34 @@
-"""SageMakerCallbackHandler: records every LangChain span of a SageMaker Run into one trace artifact.
+"""SageMakerCallbackHandler: records every LangChain span of a SageMaker Run into the run's trace.
 
 langchain_core's BaseTracer builds the run tree; this class turns finished runs into spans on a disk
-spool and asks the uploader to send the spool when a top-level call ends.
+spool and asks the uploader to send what is new, as a segment, when a top-level call ends.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
-import sys
 import threading
 import traceback
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import orjson
 from langchain_core.tracers.base import BaseTracer
 
 from .metrics import RunMetrics
-from .redact import Redactor
-from .serialize import to_jsonable
-from .spans import span_record
+from .redact import Redactor, redact_logs
+from .serialize import MAX_ITEMS, safe_text, span_fields, to_jsonable
+from .spans import SCHEMA_VERSION, span_record
 from .spool import Spool, default_spool_dir
-from .uploader import TraceUploader, session_of
+from .store import ExperimentsStore
+from .uploader import TraceUploader
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 ARTIFACT_NAME = "langchain-trace"
 _CLOSE_WAIT_S = 300.0  # botocore's own timeouts and retries end an upload well before this
@@ -44,16 +46,20 @@ class SageMakerCallbackHandler(BaseTracer):
     """Drop-in replacement for langchain_community's handler: `SageMakerCallbackHandler(run)`.
 
     Options: artifact_name (the run's output artifact), max_field_chars (longer fields are cut with a
-    marker), mask (a callable that redacts more, span dict in, span dict out), spool_dir (default
+    marker), max_items (items kept of a list or dict), max_span_bytes (a span's budget: past it, fields
+    are cut further, with a marker; default 256 KB), mask (a callable that redacts more, span dict in, span dict out), spool_dir (default
     $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool), log_hyperparameters (model settings as run
-    parameters), upload_interval_s (the least time between background uploads).
+    parameters), upload_interval_s (the least time between background uploads), store (where segments,
+    parameters and metrics go; default: the Run's own SageMaker Experiments store, see store.TraceStore).
     """
 
     name = "sagemaker_callback_handler"
 
     def __init__(self, run, *, artifact_name: str = ARTIFACT_NAME, max_field_chars: int = 20_000,
+                 max_items: int = MAX_ITEMS, max_span_bytes: int = 256 * 1024,
                  mask=None, spool_dir: str | os.PathLike | None = None,
-                 log_hyperparameters: bool = True, upload_interval_s: float = 1.0, **kwargs: Any):
+                 log_hyperparameters: bool = True, upload_interval_s: float = 1.0, store=None,
+                 **kwargs: Any):
         # "original+chat" makes BaseTracer record chat models as messages, not flattened prompts.
         super().__init__(_schema_format="original+chat", **kwargs)
         if not hasattr(run, "log_file"):
@@ -63,13 +69,16 @@ class SageMakerCallbackHandler(BaseTracer):
         self.run = run
         self.artifact_name = artifact_name
         self.max_field_chars = max_field_chars
+        self.max_items = max_items
+        self.max_span_bytes = max_span_bytes
         self.log_hyperparameters = log_hyperparameters
         self.raise_error = _strict()
         self._redact = Redactor(mask)
         self._warned: set[str] = set()
         self._errors: dict[str, dict] = {}  # run id -> error details, until the run's span is written
+        self._raised_in: dict[int, tuple] = {}  # id(exception) -> (exception, first span), per top-level call
         self.uploader = _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, self.raise_error,
-                                      upload_interval_s)
+                                      upload_interval_s, self._redact, store)
         self.spool = self.uploader.spool
         self.metrics = self.uploader.metrics
 
@@ -90,8 +99,22 @@ class SageMakerCallbackHandler(BaseTracer):
     # Errors keep their type and message, which Run.error flattens into one string
 
     def _remember_error(self, error: BaseException, run_id: UUID) -> None:
-        self._errors[str(run_id)] = {"type": type(error).__name__, "message": str(error)[: self.max_field_chars],
-                                     "traceback": "".join(traceback.format_exception(error))}
+        try:
+            details = {"type": type(error).__name__, "message": safe_text(error)[: self.max_field_chars],
+                       "traceback": _format_exception(error)}
+            raised_in = self._raised_in.get(id(error))
+            if raised_in is not None and raised_in[0] is error:  # the same exception passing up: one failure
+                details["raised_in"] = raised_in[1]
+            else:
+                self._raised_in[id(error)] = (error, str(run_id))
+            self._errors[str(run_id)] = details
+        except Exception as fault:
+            self._fault("recording an error", fault)
+
+    @staticmethod
+    def _get_stacktrace(error: BaseException) -> str:
+        """BaseTracer's version, for exceptions whose repr or str raise too."""
+        return _format_exception(error)
 
     def on_llm_error(self, error, *, run_id, **kwargs):
         self._remember_error(error, run_id)
@@ -135,13 +158,35 @@ class SageMakerCallbackHandler(BaseTracer):
 
     def _record(self, run) -> None:
         record = span_record(run, self._errors.pop(str(run.id), None))
-        line = self._redact.apply_mask(to_jsonable(record, self.max_field_chars, self._redact))
+        span = self._redact.apply_mask(span_fields(record, self.max_field_chars, self._redact, self.max_items))
+        line = encode_line(span)
+        if len(line) > self.max_span_bytes:
+            span = self._within_budget(record, len(line))
+            line = encode_line(span)
         with self.uploader.record_lock:  # metrics and spool see spans in one order (crash recovery relies on it)
-            self.metrics.add(record)
+            self.metrics.add(span)
             self.spool.append(line)
+
+    def _within_budget(self, record: dict, size: int) -> dict:
+        """A span over max_span_bytes: its fields cut harder, else its payload fields as short text."""
+        marker = f"[span of {size} bytes over the {self.max_span_bytes}-byte budget: fields cut]"
+        chars = max(64, self.max_span_bytes // 64)
+        span = self._redact.apply_mask(span_fields(record, chars, self._redact, max(3, self.max_items // 10)))
+        if len(encode_line(span)) > self.max_span_bytes:
+            for key in ("inputs", "outputs", "metadata", "tool_calls", "invocation_params"):
+                if span.get(key):
+                    span[key] = {"__cut__": marker, "head": encode_line(span[key])[:chars].decode("utf-8", "replace")}
+            for key in ("input_text", "output_text"):
+                if isinstance(span.get(key), str):
+                    span[key] = span[key][:chars]
+            if isinstance(span.get("error"), dict):
+                span["error"]["traceback"] = str(span["error"].get("traceback"))[-chars:]
+        span["cut"] = marker
+        return span
 
     def _persist_run(self, run) -> None:
         """A top-level call ended: its spans go to disk now, to S3 from the upload worker."""
+        self._raised_in.clear()
         try:
             self.spool.flush()  # a killed process still leaves every finished call on disk
             if self.uploader.registered or self.uploader.failing:
@@ -170,69 +215,94 @@ class SageMakerCallbackHandler(BaseTracer):
         return self
 
 
+def encode_line(span: dict) -> bytes:
+    """One JSON line; orjson, or json where orjson refuses (lone surrogates are kept as their escapes)."""
+    try:
+        line = orjson.dumps(span)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(span, allow_nan=False).encode() + b"\n"  # ASCII: every break is escaped
+    # str.splitlines() would break a line on these: escape them (rare, so checked before replacing)
+    if b"\xc2\x85" in line or b"\xe2\x80\xa8" in line or b"\xe2\x80\xa9" in line:
+        line = line.replace(b"\xc2\x85", b"\\u0085").replace(b"\xe2\x80\xa8", b"\\u2028").replace(
+            b"\xe2\x80\xa9", b"\\u2029")
+    return line + b"\n"
+
+
+def _format_exception(error: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(error))
+    except Exception:
+        return f"{type(error).__name__}: {safe_text(error)}"
+
+
 # Every uploader made in this process, for the exit hook (one small object per run).
 _uploaders: set[TraceUploader] = set()
 _uploaders_lock = threading.Lock()
 
 
 def live_spools() -> set[Path]:
-    """Spool files that handlers of this process still own."""
+    """Spool folders that handlers of this process still own."""
     with _uploaders_lock:
-        return {uploader.spool.path.resolve() for uploader in _uploaders}
+        return {uploader.spool.directory.resolve() for uploader in _uploaders}
 
 
-def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, upload_interval_s) -> TraceUploader:
-    """One spool and uploader per (Run, artifact name): handlers made for the same Run share them,
-    so a second handler cannot overwrite the first one's trace object in S3."""
+def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, upload_interval_s,
+                  redactor, store=None) -> TraceUploader:
+    """One spool and uploader per (Run, artifact name): handlers made for the same Run share them.
+
+    Each one is an execution of the run: a writer of its own segments, with its own metrics.
+    """
     with _uploaders_lock:
         shared = getattr(run, "_langchain_trace_uploaders", None)
         if shared is None:
             shared = {}
             try:
                 run._langchain_trace_uploaders = shared
-                _hook_run_close(run, shared)
+                _hook_run_close(run, shared, redactor)
             except (AttributeError, TypeError):  # a Run that takes no attributes: nothing is shared
                 pass
         if artifact_name in shared:
             return shared[artifact_name]
-        tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
-        earlier = _earlier_trace(run, artifact_name, strict)
+        store = store if store is not None else ExperimentsStore.for_run(run, artifact_name)
+        tc = getattr(run, "_trial_component", None)
         spool = Spool(
             Path(spool_dir) if spool_dir else default_spool_dir(),
             {"experiment_name": getattr(run, "experiment_name", None), "run_name": getattr(run, "run_name", None),
-             "trial_component_name": tc_name, "artifact_name": artifact_name},
-            initial=earlier,
+             "trial_component_name": getattr(store, "tc_name", None), "artifact_name": artifact_name, "trace_uri": store.trace_uri,
+             "store": store.identity()},
         )
-        # A resumed run keeps counting from its earlier trace, whose latencies the run holds already.
-        metrics = RunMetrics.from_trace(earlier.splitlines(), latencies_sent=sys.maxsize,
-                                        log_hyperparameters=log_hyperparameters)
-        spool.mark_uploaded(0, latencies_sent=metrics.latencies_sent)
-        uploader = TraceUploader(run, spool, metrics, artifact_name, strict, min_interval_s=upload_interval_s)
+        # A run whose earlier execution ended (a re-executed cell, load_run) keeps its numbers until this one ends.
+        earlier = getattr(tc, "end_time", None) is not None
+        spool.meta["holds_numbers"] = earlier
+        spool.append(encode_line({"schema_version": SCHEMA_VERSION, "type": "execution", "event": "start",
+                                  "execution_id": spool.writer_id, "pid": os.getpid(),
+                                  "earlier_execution": earlier}))
+        metrics = RunMetrics(log_hyperparameters=log_hyperparameters)
+        uploader = TraceUploader(store, spool, metrics, strict, min_interval_s=upload_interval_s,
+                                 hold_numbers=earlier)
+        _move_single_object_trace(run, artifact_name)
         shared[artifact_name] = uploader
         _uploaders.add(uploader)
         return uploader
 
 
-def _earlier_trace(run, artifact_name: str, strict: bool) -> bytes:
-    """The trace a run already holds (a re-executed cell, or load_run): new spans are appended to it."""
-    artifact = getattr(getattr(run, "_trial_component", None), "output_artifacts", None) or {}
-    uri = str(getattr(artifact.get(artifact_name), "value", None) or "")
-    if not uri.startswith("s3://"):
-        return b""
-    bucket, _, key = uri[5:].partition("/")
-    try:
-        return session_of(run).boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:
-        if strict:
-            raise
-        log.warning("SageMaker tracking: the run's earlier trace %s could not be read (%s: %s); "
-                    "this run's trace will hold only the new spans.", uri, type(error).__name__, error)
-        return b""
+def _move_single_object_trace(run, artifact_name: str) -> None:
+    """A run traced before segments holds one object: it stays readable as '<name>-earlier'."""
+    artifacts = getattr(getattr(run, "_trial_component", None), "output_artifacts", None)
+    if not isinstance(artifacts, dict) or artifact_name not in artifacts:
+        return
+    value = str(getattr(artifacts[artifact_name], "value", "") or "")
+    if value.startswith("s3://") and not value.endswith("/"):
+        artifacts[f"{artifact_name}-earlier"] = artifacts.pop(artifact_name)
 
 
-def _hook_run_close(run, uploaders: dict[str, TraceUploader]) -> None:
+def _hook_run_close(run, uploaders: dict[str, TraceUploader], redactor: Redactor) -> None:
     """Run.__exit__ calls self.close(): an instance attribute lets the trace and metrics land
-    before the trial component is saved, even if the user never calls flush_tracker()."""
+    before the trial component is saved, even if the user never calls flush_tracker().
+
+    The failure message the SDK put in the run's status is redacted here, and an execution that
+    failed after an earlier one leaves the run's parameters and metrics as the earlier one left them.
+    """
     original = getattr(run, "close", None)
     if not callable(original):
         return
@@ -240,12 +310,25 @@ def _hook_run_close(run, uploaders: dict[str, TraceUploader]) -> None:
     def close(*args, **kwargs):
         failure = None
         current = list(uploaders.values())
+        status = getattr(getattr(run, "_trial_component", None), "status", None)
+        failed = getattr(status, "primary_status", None) == "Failed"
+        if status is not None and getattr(status, "message", None):
+            with contextlib.suppress(Exception):
+                status.message = redactor.redact_text(safe_text(status.message))[:1024]  # the API's limit
         with contextlib.ExitStack() as held:  # no worker upload may touch the Run while it saves and closes
             for uploader in current:
                 held.enter_context(uploader.run_lock)
             for uploader in current:
                 try:
                     uploader.raise_stored_error()
+                    _end_execution(uploader, status, failed)
+                    if failed and uploader.hold_numbers and status is not None:
+                        with contextlib.suppress(Exception):
+                            status.message = (f"execution {uploader.spool.writer_id} failed: {status.message} "
+                                              "(the run's parameters and metrics are still those of its "
+                                              "earlier execution)")[:1024]
+                    if uploader.hold_numbers and not failed:
+                        uploader.hold_numbers = False
                     uploader.upload_locked()
                 except Exception as error:  # strict mode only; the Run still closes first
                     failure = failure or error
@@ -255,25 +338,54 @@ def _hook_run_close(run, uploaders: dict[str, TraceUploader]) -> None:
                 for uploader in current:
                     uploader.retire()
                     uploader.spool.close_file()
+                    _remove_if_confirmed(uploader)
                 if failure is not None:
                     raise failure
 
     run.close = close
 
 
+def _end_execution(uploader: TraceUploader, status, failed: bool) -> None:
+    """The execution's own record: its status, parameters and totals, kept with its spans."""
+    if uploader.spool.meta.get("ended"):
+        return
+    uploader.spool.meta["ended"] = True
+    record = {"schema_version": SCHEMA_VERSION, "type": "execution", "event": "end",
+              "execution_id": uploader.spool.writer_id,
+              "status": "Failed" if failed else (getattr(status, "primary_status", None) or "Completed"),
+              "message": getattr(status, "message", None) if failed else None,
+              "params": uploader.metrics.params(), "totals": uploader.metrics.totals(),
+              "numbers_sent_to_run": not (failed and uploader.hold_numbers)}
+    with uploader.record_lock:
+        uploader.spool.append(encode_line(to_jsonable(record)))
+
+
+def _remove_if_confirmed(uploader: TraceUploader) -> bool:
+    """Delete a spool once the run holds all of it and the store confirms the run links its segments."""
+    try:
+        if not uploader.spool.fully_uploaded() or (uploader.spool.size and not uploader.store.linked()):
+            return False
+    except Exception as error:
+        log.info("SageMaker tracking: keeping %s (%s: %s).", uploader.spool.directory, type(error).__name__, error)
+        return False
+    uploader.spool.remove()  # a call after this (the Run closed) writes a new spool file
+    return True
+
+
 @atexit.register
 def _finish_uploads() -> None:
-    """Finish uploads in flight and send what is left before the interpreter goes; drop fully uploaded spools."""
+    """Finish uploads in flight and send what is left before the interpreter goes; drop confirmed spools."""
     for uploader in list(_uploaders):
-        if not uploader.spool.path.exists():  # its folder was deleted (a test's tmp dir): nothing left to send
-            continue
+        spool = uploader.spool
+        if spool.removed and not spool.flush() > spool.meta["uploaded_bytes"]:
+            continue  # confirmed and removed, nothing written since
+        if not spool.in_memory and not spool.removed and not spool.directory.exists():
+            continue  # its folder was deleted (a test's tmp dir): nothing left to send
         try:
             uploader.wait(timeout=60)
             uploader.upload_now()
         except Exception as error:
             log.warning("SageMaker tracking: the last upload at exit failed (%s); the spans stay in %s.",
-                        error, uploader.spool.path)
-        try:
-            uploader.spool.remove_if_uploaded()
-        except Exception:  # noqa: S110 - nothing is left to report to at exit
-            pass
+                        error, uploader.spool.where())
+        with contextlib.suppress(Exception):
+            _remove_if_confirmed(uploader)

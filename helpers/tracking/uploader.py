@@ -6,35 +6,19 @@ Every call on the SDK's Run goes through here under one lock, because the Run is
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import threading
 import time
 
-from boto3.s3.transfer import TransferConfig
-
-from .metrics import MetricsSnapshot, RunMetrics
+from .metrics import RunMetrics
+from .redact import redact_logs
 from .spool import Spool
+from .store import TraceStore, segment_name
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
-MEDIA_TYPE = "application/jsonl"
-METRICS_PER_REQUEST = 10  # BatchPutMetrics' limit
-_MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default: bigger traces go multipart
+SEGMENT_BYTES = 8 * 1024 * 1024  # one PutObject each; a backlog after an outage goes as several
 _IDLE_EXIT_S = 30.0  # an idle worker ends; the next request starts a new one
-
-
-def session_of(run):
-    """The SageMaker Session behind a Run (v2 and v3 keep it on the trial component)."""
-    return getattr(run, "sagemaker_session", None) or getattr(
-        getattr(run, "_trial_component", None), "sagemaker_session", None)
-
-
-def run_method(run, name: str):
-    """A Run method without the SDK's inside-`with` check: the close and exit hooks run after
-    Run.__exit__ cleared it, yet must still send what is left, with the SDK's own code."""
-    method = getattr(type(run), name)
-    return functools.partial(getattr(method, "__wrapped__", method), run)
 
 
 class TraceUploader:
@@ -44,15 +28,17 @@ class TraceUploader:
     trace once a second, not once per call. wait() and upload_now() never wait for that interval.
     """
 
-    def __init__(self, run, spool: Spool, metrics: RunMetrics, artifact_name: str, strict: bool,
-                 min_interval_s: float = 1.0):
-        self.run = run
+    def __init__(self, store: TraceStore, spool: Spool, metrics: RunMetrics, strict: bool,
+                 min_interval_s: float = 1.0, hold_numbers: bool = False):
+        self.store = store
         self.spool = spool
         self.metrics = metrics
-        self.artifact_name = artifact_name
         self.strict = strict
         self.min_interval_s = min_interval_s
-        self.trace_uri: str | None = None
+        # A re-run of a run whose earlier execution ended: its parameters and metrics wait for its own end,
+        # so a failure leaves the earlier numbers alone.
+        self.hold_numbers = hold_numbers
+        self.linked = False
         self.uploads = 0
         self.run_lock = threading.Lock()  # held for every call on the Run
         self.record_lock = threading.Lock()  # held while a span goes to the metrics and the spool
@@ -65,11 +51,10 @@ class TraceUploader:
         self._worker: threading.Thread | None = None
         self._failing = False
         self._error: BaseException | None = None  # strict mode: raised at the next wait() or upload_now()
-        self._s3 = None
 
     @property
     def registered(self) -> bool:
-        return self.trace_uri is not None
+        return self.linked
 
     @property
     def failing(self) -> bool:
@@ -81,6 +66,8 @@ class TraceUploader:
     def request(self) -> None:
         """Ask for an upload; one already in flight is followed by exactly one more, whatever the number of asks."""
         with self._wake:
+            if self._pending and self._worker is not None and not self._retire:
+                return  # asked already: the worker uploads at its time (waking it costs the caller)
             self._pending = True
             self._retire = False
             if self._worker is None:
@@ -180,9 +167,9 @@ class TraceUploader:
                 raise
             if not self._failing:
                 log.warning(
-                    "SageMaker tracking: uploading the trace failed (%s: %s). The spans are safe in %s; "
-                    "they are uploaded with the next call, flush_tracker(), or upload_pending_spools().",
-                    type(error).__name__, error, self.spool.path,
+                    "SageMaker tracking: uploading the trace failed (%s: %s). The spans not yet in the run are "
+                    "kept in %s; they are uploaded with the next call, flush_tracker(), or upload_pending_spools().",
+                    type(error).__name__, error, self.spool.where(),
                 )
             self._failing = True
             return False
@@ -191,17 +178,16 @@ class TraceUploader:
 
     def _upload(self) -> bool:
         size = self.spool.flush()
-        trace_changed = size != self.spool.meta["uploaded_bytes"] or (not self.registered and size > 0)
-        snapshot = self.metrics.take()
-        if not trace_changed and snapshot is None:
-            return True
+        snapshot = None if self.hold_numbers else self.metrics.take()
         try:
-            if snapshot is not None and snapshot.params:
-                run_method(self.run, "log_parameters")(snapshot.params)  # kept on the trial component, saved with it
-            if trace_changed:
-                self._put_trace()
+            sent = self.send_segments(size)
+            if not self.linked and (size > 0 or snapshot is not None):
+                self.store.link()
+                self.linked = True
+                self.spool.meta["linked"] = True
             if snapshot is not None:
-                self._put_metrics(snapshot)
+                self.store.put_params(snapshot.params)
+                self.store.put_metrics(snapshot)
         except Exception:
             if snapshot is not None:
                 self.metrics.give_back(snapshot)
@@ -209,59 +195,26 @@ class TraceUploader:
         if snapshot is not None:
             self.metrics.confirm(snapshot)
         self.spool.mark_uploaded(size, latencies_sent=self.metrics.latencies_sent,
-                                 metrics_pending=self.metrics.pending())
-        self.uploads += 1
+                                 metrics_pending=self.metrics.pending() and not self.hold_numbers)
+        if sent or snapshot is not None:
+            self.uploads += 1
         if self._failing:
             log.info("SageMaker tracking: the trace upload works again; %s is in the run.", self.spool.path.name)
             self._failing = False
         return True
 
-    def _put_trace(self) -> None:
-        """The first upload registers the artifact with log_file; later ones overwrite it with one PutObject."""
-        if self.trace_uri is None:
-            run_method(self.run, "log_file")(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
-            trial_component = getattr(self.run, "_trial_component", None)
-            artifact = getattr(trial_component, "output_artifacts", {}).get(self.artifact_name)
-            self.trace_uri = getattr(artifact, "value", None) or ""
-            if trial_component is not None:  # linked to the run now: a killed process leaves it findable
-                trial_component.save()
-            return
-        if not self.trace_uri.startswith("s3://"):
-            run_method(self.run, "log_file")(str(self.spool.path), name=self.artifact_name, media_type=MEDIA_TYPE)
-            return
-        bucket, _, key = self.trace_uri[5:].partition("/")
-        if self._s3 is None:
-            self._s3 = session_of(self.run).boto_session.client("s3")
-        if self.spool.path.stat().st_size < _MULTIPART_THRESHOLD:  # one request, no transfer threads
-            self._s3.put_object(Bucket=bucket, Key=key, Body=self.spool.path.read_bytes(), ContentType=MEDIA_TYPE)
-        else:
-            # No transfer threads: this works at interpreter exit too.
-            self._s3.upload_file(str(self.spool.path), bucket, key, ExtraArgs={"ContentType": MEDIA_TYPE},
-                                 Config=TransferConfig(use_threads=False))
+    def send_segments(self, size: int) -> int:
+        """The spool's bytes past what the run holds, as new segments of at most SEGMENT_BYTES each."""
+        done, sent = self.spool.meta["uploaded_bytes"], 0
+        while done < size:
+            body = self.spool.read(done, min(SEGMENT_BYTES, size - done))
+            self.store.put_segment(segment_name(self.spool.writer_id, done), body)
+            done += len(body)
+            sent += 1
+            self.spool.mark_uploaded(done)
+        return sent
 
-    def _put_metrics(self, snapshot: MetricsSnapshot) -> None:
-        put_metrics(self.run, self.spool.meta.get("trial_component_name"), snapshot)
-
-
-def put_metrics(run, tc_name: str | None, snapshot: MetricsSnapshot) -> None:
-    """Totals, then LLM latencies, in BatchPutMetrics requests of at most 10 values.
-
-    Timestamps keep their fractions (the SDK's log_metric rounds down to the second), so the
-    "Last" of a running total is the latest one even when two land in the same second.
-    """
-    now = time.time()
-    data = [{"MetricName": k, "Value": float(v), "Timestamp": now} for k, v in snapshot.totals.items()]
-    first_latency = len(data)
-    data += [{"MetricName": "llm_latency_ms", "Value": float(v), "Timestamp": now} for v in snapshot.latencies]
-    client = getattr(session_of(run), "sagemaker_metrics_client", None)
-    if client is None or not tc_name:  # an SDK without the metrics client: let the Run batch them
-        for item in data:
-            run_method(run, "log_metric")(name=item["MetricName"], value=item["Value"])
-        return
-    for start in range(0, len(data), METRICS_PER_REQUEST):
-        batch = data[start : start + METRICS_PER_REQUEST]
-        errors = client.batch_put_metrics(TrialComponentName=tc_name.lower(), MetricData=batch).get("Errors")
-        accepted = start + (min(e.get("MetricIndex", 0) for e in errors) if errors else len(batch))
-        snapshot.latencies_accepted = max(0, accepted - first_latency)
-        if errors:
-            raise RuntimeError(f"BatchPutMetrics rejected {len(errors)} values: {errors[0]}")
+    def send_numbers(self) -> None:
+        """Parameters and metrics held back during the execution (see hold_numbers)."""
+        self.hold_numbers = False
+        self._attempt_upload()

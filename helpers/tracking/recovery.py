@@ -1,0 +1,126 @@
+"""upload_pending_spools: sends what killed processes left in their spools, to the store each spool names.
+
+A spool goes only to the store it was written for (else a warning names both), as segments of a recovery
+writer of its own; it is deleted once the store confirms the run links the trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+
+from .metrics import RunMetrics
+from .redact import redact_logs
+from .spool import LeftSpool, default_spool_dir, left_spools
+from .store import ExperimentsStore, describe_store, store_identity
+from .uploader import SEGMENT_BYTES
+
+log = redact_logs(logging.getLogger(__name__))
+
+_SAME_STORE_KEYS = ("backend", "region", "account", "folder")
+
+
+def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None,
+                          adopt_unnamed: bool = False) -> list[str]:
+    """Upload spools left by killed processes to their runs, with the metrics they never sent.
+
+    Returns the uploaded spool folders. spool_dir defaults to $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool.
+    Spools a live process still writes (its lock is held) are left to it. Spools written by older versions
+    name no store: they are sent only with adopt_unnamed=True.
+    """
+    from .handler import live_spools
+
+    here = store_identity(sagemaker_session)
+    owned = live_spools()
+    uploaded = []
+    for left in left_spools(Path(spool_dir) if spool_dir else default_spool_dir()):
+        recovered = False
+        try:
+            if left.directory.resolve() in owned:
+                continue
+            if _may_send(left, here, adopt_unnamed):
+                sent = _recover(sagemaker_session, left)
+                recovered = True
+                if sent:
+                    uploaded.append(str(left.directory))
+        except Exception as error:
+            log.warning("SageMaker tracking: recovering %s failed (%s: %s); it is left in place.",
+                        left.directory, type(error).__name__, error)
+        finally:
+            left.release(remove=recovered)
+    return uploaded
+
+
+def _may_send(left: LeftSpool, here: dict, adopt_unnamed: bool) -> bool:
+    meta = left.meta
+    if not (meta.get("run_name") and meta.get("experiment_name") and meta.get("trial_component_name")):
+        log.warning("Spool %s names no run (experiment_name, run_name); left in place.", left.directory)
+        return False
+    theirs = meta.get("store")
+    if theirs is None:
+        if adopt_unnamed:
+            return True
+        log.warning("Spool %s (run %s) was written by an older version and names no store; left in place. "
+                    "If it belongs to %s, call upload_pending_spools(session, adopt_unnamed=True).",
+                    left.directory, meta["run_name"], describe_store(here))
+        return False
+    differs = [k for k in _SAME_STORE_KEYS if theirs.get(k) and here.get(k) and theirs[k] != here[k]]
+    if differs or theirs.get("backend") != here.get("backend"):
+        log.warning("Spool %s (run %s) belongs to the store %s, not to this session's store %s; left in place. "
+                    "Recover it with a session on its own store.", left.directory, meta["run_name"],
+                    describe_store(theirs), describe_store(here))
+        return False
+    return True
+
+
+def _recover(session, left: LeftSpool) -> bool:
+    """Send the spool's rest and its unsent metrics; False when the run held all of it already."""
+    meta = left.meta
+    tc_name = meta["trial_component_name"]
+    artifact_name = meta.get("artifact_name") or "langchain-trace"
+    trace_uri = meta.get("trace_uri") or _trace_uri_of_old_spool(session, tc_name, artifact_name)
+    store = ExperimentsStore(session, tc_name, artifact_name, trace_uri)
+    size = left.path.stat().st_size
+    done = int(meta.get("uploaded_bytes") or 0)
+    writer = meta.get("writer_id") or f"{time.strftime('%Y%m%dT%H%M%S000000Z', time.gmtime(meta.get('created', 0)))}-old"
+    tag = uuid.uuid4().hex[:6]
+    complete = done >= size and meta.get("linked") and not meta.get("metrics_pending")
+    while done < size:
+        body = left.read(done, min(SEGMENT_BYTES, size - done))
+        store.put_segment(f"{writer}/{done:012d}.recovered-{tag}.jsonl", body)
+        done += len(body)
+        meta["uploaded_bytes"] = done
+        left.save_meta()
+    if complete:
+        if not store.linked():
+            raise RuntimeError(f"the run {meta['run_name']} does not link {trace_uri}")
+        return False
+    store.link()
+    if not meta.get("holds_numbers") and not _ended_since(session, tc_name, meta.get("created", 0)):
+        with open(left.path, "rb") as lines:
+            metrics = RunMetrics.from_trace(lines, latencies_sent=int(meta.get("latencies_sent") or 0))
+        snapshot = metrics.take()
+        if snapshot is not None:
+            store.put_params(snapshot.params)
+            store.put_metrics(snapshot)
+    if not store.linked():
+        raise RuntimeError(f"the run {meta['run_name']} does not link {trace_uri} after the update")
+    log.info("Uploaded spool %s to run %s.", left.directory, meta["run_name"])
+    return True
+
+
+def _ended_since(session, tc_name: str, created: float) -> bool:
+    """An execution of the run ended after this spool was made: its numbers are the run's now."""
+    described = session.sagemaker_client.describe_trial_component(TrialComponentName=tc_name)
+    end = described.get("EndTime")
+    return bool(end) and (end.timestamp() if hasattr(end, "timestamp") else float(end)) > created
+
+
+def _trace_uri_of_old_spool(session, tc_name: str, artifact_name: str) -> str:
+    held = session.sagemaker_client.describe_trial_component(TrialComponentName=tc_name).get("OutputArtifacts") or {}
+    value = str(held.get(artifact_name, {}).get("Value") or "")
+    if value.startswith("s3://"):
+        return value.rsplit("/", 1)[0] + f"/{artifact_name}/"
+    return f"s3://{session.default_bucket()}/trial-component-artifacts/{tc_name}/{artifact_name}/"
