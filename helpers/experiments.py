@@ -9,8 +9,6 @@ import logging
 import os
 from pathlib import Path
 
-import boto3
-
 try:  # SageMaker Python SDK v3
     from sagemaker.core.analytics import ExperimentAnalytics
     from sagemaker.core.experiments.run import Run, list_runs, load_run
@@ -24,6 +22,13 @@ except ImportError:  # SageMaker Python SDK v2
 
     SDK_MAJOR = 2
 
+from .aws_environment import (
+    aws_boto_session,
+    botocore_session,
+    find_credentials,
+    isolated_boto_session,
+)
+from .errors import setting
 from .local_sagemaker import LocalSageMaker
 
 __all__ = [
@@ -41,15 +46,16 @@ def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None,
                  bucket: str | None = None) -> Session:
     """A real SageMaker Session: on AWS ("aws"), on the offline stand-in ("local"), or whichever fits ("auto").
 
-    "auto" takes SAGEMAKER_BACKEND if set, else "aws" when boto3 finds credentials, else "local".
+    "auto" takes SAGEMAKER_BACKEND if set, else "aws" when botocore finds credentials, else "local"; deciding
+    makes no network request unless there is a sign of EC2 (see helpers.aws_environment.on_ec2).
     The local stand-in keeps its state under local_dir (default: SAGEMAKER_LOCAL_DIR or ./.sagemaker-local).
     bucket: the S3 bucket for artifacts such as the traces (default: the SDK's sagemaker-<region>-<account>).
     """
     requested = mode
     mode = str(mode).strip().lower()
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {requested!r}.")
-    reason = f"mode={mode!r}"
+        raise ValueError(f"{setting('backend', requested)} is not a backend: use one of {', '.join(MODES)}.")
+    reason, found = f"mode={mode!r}", None
     if mode == "auto":
         override = os.environ.get("SAGEMAKER_BACKEND", "").strip().lower()
         if override and override != "auto":
@@ -58,20 +64,18 @@ def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None,
                     f"SAGEMAKER_BACKEND must be one of {', '.join(MODES)}; got {override!r}."
                 )
             mode, reason = override, "SAGEMAKER_BACKEND is set"
-        elif boto3.Session().get_credentials() is not None:
-            mode, reason = "aws", "boto3 found AWS credentials"
+        elif find_credentials(found := botocore_session()) is not None:
+            mode, reason = "aws", "found AWS credentials"
         else:
-            mode, reason = "local", "boto3 found no AWS credentials"
+            mode, reason = "local", "no AWS credentials"
     if mode == "aws":
-        boto_session = boto3.Session(region_name=region) if region else boto3.Session()
+        boto_session = aws_boto_session(region, found)
         log.info("SageMaker backend: aws (%s), region %s.", reason, boto_session.region_name)
         return Session(boto_session=boto_session, default_bucket=bucket)
     directory = Path(local_dir or os.environ.get("SAGEMAKER_LOCAL_DIR") or ".sagemaker-local").resolve()
     region = region or "us-east-1"
     backend = LocalSageMaker(directory, region)
-    boto_session = boto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=region
-    )
+    boto_session = isolated_boto_session(region)  # AWS_PROFILE and ~/.aws play no part offline
     backend.attach(boto_session)
     # telemetry would be an HTTPS call to AWS: opted out through the SDK's own config
     session = Session(boto_session=boto_session, sagemaker_config=_TELEMETRY_OFF, default_bucket=bucket)
