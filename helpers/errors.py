@@ -18,7 +18,7 @@ SECRET_VARIABLES = ("OPENAI_API_KEY", "SERPAPI_API_KEY", "AWS_SECRET_ACCESS_KEY"
                     "AWS_ACCESS_KEY_ID", "AWS_BEARER_TOKEN_BEDROCK")
 HINTS_VARIABLE = "NOTEBOOK_HINTS"  # "make": hints name make variables (LLM=offline), else notebook parameters
 _MAKE_NAMES = {"llm_provider": "LLM", "backend": "BACKEND", "model_name": "MODEL", "experiment_name": "EXPERIMENT",
-               "bucket": "BUCKET", "run_name": "RUN"}
+               "bucket": "BUCKET", "only": "ONLY"}
 
 
 def setting(parameter: str, value: str) -> str:
@@ -41,6 +41,10 @@ class ProviderError(RuntimeError):
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing the traceback: the notebook shows one line.
         return [f"{type(self).__name__}: {self}"]
+
+
+class ParameterError(ProviderError, ValueError):
+    """A notebook parameter (or make variable) that cannot work, said in one line before anything runs."""
 
 
 class BackendError(ProviderError):
@@ -111,7 +115,7 @@ def _describe_botocore(error: BaseException) -> str | None:
         return ("No AWS credentials were found for Bedrock. Configure them (aws configure, AWS_PROFILE, "
                 f"or a role), {_offline_hint()}.")
     if isinstance(error, boto.NoRegionError):
-        return "Bedrock needs a region: set AWS_REGION (e.g. us-east-1)."
+        return "Bedrock needs a region: set AWS_REGION or AWS_DEFAULT_REGION (e.g. us-east-1)."
     if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
         endpoint = safe_url(getattr(error, "kwargs", {}).get("endpoint_url")) or "the Bedrock endpoint"
         return (f"Could not reach the AWS Bedrock endpoint {endpoint}. Check AWS_REGION and the network, "
@@ -127,7 +131,8 @@ def _describe_botocore(error: BaseException) -> str | None:
                     f"AWS_SECRET_ACCESS_KEY, or aws sso login), {_offline_hint()}.")
         if code == "ResourceNotFoundException" or (code == "ValidationException"
                                                    and "model identifier" in str(error).lower()):
-            return f"Bedrock does not offer this model in this region ({code}). Set model_name or AWS_REGION."
+            return (f"Bedrock does not offer this model in this region ({code}). Set "
+                    f"{setting('model_name', '<a Bedrock model id>')} or AWS_REGION.")
     return None
 
 

@@ -28,12 +28,12 @@ from .aws_environment import (
     find_credentials,
     isolated_boto_session,
 )
-from .errors import setting
+from .errors import ParameterError, setting
 from .local_sagemaker import LocalSageMaker
 
 __all__ = [
     "ExperimentAnalytics", "Run", "Session", "list_runs", "load_run",
-    "open_session", "local_backend", "SDK_MAJOR",
+    "open_session", "local_backend", "check_names", "notebook_store", "SDK_MAJOR",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,37 @@ def open_session(mode: str = "auto", local_dir: str | os.PathLike | None = None,
     session._local_sagemaker = backend
     log.info("SageMaker backend: local stand-in in %s (%s).", directory, reason)
     return session
+
+
+def check_names(experiment_name: str, run_name: str | None = None) -> None:
+    """Raise a one-line ParameterError for a name SageMaker would refuse, before anything is sent."""
+    import re
+
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("ExperimentEntityName")
+    pattern = re.compile(shape.metadata["pattern"])
+    # Run joins them as <experiment>-<run> into one trial component name of at most 120 characters
+    # (the SDK's MAX_NAME_LEN_IN_BACKEND), and allows each at most half of it less the hyphen.
+    longest = 120 // 2 - 1
+    for parameter, name in (("experiment_name", experiment_name), ("run_name", run_name)):
+        if name is None:
+            continue
+        if not isinstance(name, str) or not pattern.fullmatch(name) or len(name) > longest:
+            raise ParameterError(
+                f"{setting(parameter, name)} is not a valid SageMaker name: use letters, digits and hyphens "
+                f"only (no '_', '.' or spaces), starting with a letter or digit, at most {longest} characters.")
+
+
+def notebook_store(local_dir: str | os.PathLike | None = None) -> Path:
+    """The stand-in's folder for the notebooks: local_dir, else SAGEMAKER_LOCAL_DIR, else the repository's
+    .sagemaker-local (found from this package, so it does not depend on the working directory)."""
+    if local_dir or os.environ.get("SAGEMAKER_LOCAL_DIR"):
+        return Path(local_dir or os.environ["SAGEMAKER_LOCAL_DIR"]).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "notebooks").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout / ".sagemaker-local"
+    return Path(".sagemaker-local").resolve()  # installed as a package: the working directory, as open_session
 
 
 def local_backend(session) -> LocalSageMaker | None:
