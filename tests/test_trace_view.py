@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import browser
 import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableLambda
 
-import browser
 from helpers.analysis import load_traces, trace_html
 from helpers.experiments import Run
 from helpers.offline_model import OfflineLLM
