@@ -64,3 +64,41 @@ def where(session) -> str:
 
     backend = local_backend(session)
     return f"local stand-in in {backend.local_dir}" if backend is not None else f"AWS, region {session.boto_region_name}"
+
+
+_METADATA = {"run_name", "TrialComponentName", "DisplayName", "SourceArn", "Trials", "Experiments", "trace_uri"}
+
+
+def parameter_columns(runs: pd.DataFrame) -> list[str]:
+    """The run parameters among load_runs' columns: not metadata, not an artifact, not a metric (which has
+    _min/_max/_avg/... siblings)."""
+    stats = tuple(f"_{s.lower()}" for s in _STATS)
+    metric_bases = {c[: -len(s)] for c in runs.columns for s in stats if c.endswith(s)}
+    return [c for c in runs.columns
+            if c not in _METADATA and c not in metric_bases and not c.endswith(stats) and not c.endswith("_uri")]
+
+
+def temperature_sweeps(runs: pd.DataFrame, metrics=("output_tokens", "llm_latency_ms_avg")) -> pd.DataFrame:
+    """Runs that differ only in temperature, one row per (sweep, temperature): the metrics' mean and which runs.
+
+    A sweep is a set of runs whose other parameters (model, scenario, prompt, ...) are all equal and which
+    span two temperatures or more; runs alike in every parameter are averaged together, and listed.
+    Columns: sweep (the shared parameters, as text), temperature, n_runs, runs, then the metrics.
+    """
+    columns = ["sweep", "temperature", "n_runs", "runs", *metrics]
+    params = [c for c in parameter_columns(runs) if c != "temperature"]
+    if runs.empty or "temperature" not in runs.columns:
+        return pd.DataFrame(columns=columns)
+    frame = runs.assign(temperature=pd.to_numeric(runs["temperature"], errors="coerce")).dropna(subset=["temperature"])
+    keys = frame[params].astype("string").fillna("-") if params else pd.DataFrame(index=frame.index)
+    frame = frame.assign(sweep=keys.apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+                         if params else "all runs")
+    rows = []
+    for sweep, group in frame.groupby("sweep", sort=True):
+        if group["temperature"].nunique() < 2:
+            continue
+        for temperature, same in group.groupby("temperature", sort=True):
+            values = same[[m for m in metrics if m in same.columns]].apply(pd.to_numeric, errors="coerce").mean()
+            rows.append({"sweep": sweep, "temperature": float(temperature), "n_runs": len(same),
+                         "runs": ", ".join(sorted(same["run_name"])), **values.to_dict()})
+    return pd.DataFrame(rows, columns=columns)
