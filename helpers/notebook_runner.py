@@ -8,6 +8,7 @@ A notebook that fails is written next to the last good copy, as NAME.failed.ipyn
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bucket", help="S3 bucket for the traces (default: the SDK's sagemaker-<region>-<account>)")
     parser.add_argument("--no-html", action="store_true")
     args = parser.parse_args(argv)
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # our own lines say which notebook runs
+    logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's alt-text hints about plots
     # Kernels inherit this: spools go to the repository's .trace-spool, where upload_pending_spools looks.
     os.environ.setdefault("SAGEMAKER_TRACE_SPOOL_DIR", str(ROOT / ".trace-spool"))
     output_dir = Path(args.output_dir).resolve()

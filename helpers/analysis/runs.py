@@ -102,3 +102,14 @@ def temperature_sweeps(runs: pd.DataFrame, metrics=("output_tokens", "llm_latenc
             rows.append({"sweep": sweep, "temperature": float(temperature), "n_runs": len(same),
                          "runs": ", ".join(sorted(same["run_name"])), **values.to_dict()})
     return pd.DataFrame(rows, columns=columns)
+
+
+def latency_caveat(runs: pd.DataFrame) -> str | None:
+    """A warning to print next to latency plots when some runs used the offline model, else None."""
+    if "model_name" not in runs.columns:
+        return None
+    offline = runs.loc[runs["model_name"].astype("string").str.startswith("offline").fillna(False), "run_name"]
+    if offline.empty:
+        return None
+    return (f"{len(offline)} of {len(runs)} runs used the offline model: their latencies are the noise of a local "
+            "function call (fractions of a millisecond), not a model's speed; compare latencies of real models only.")
