@@ -16,9 +16,7 @@ def log_to_notebook(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [h for h in root.handlers if getattr(h, "_notebook", False) is False]
-    handler._notebook = True
-    root.addHandler(handler)
+    root.handlers[:] = [handler]  # any earlier handler would print each line again, to stderr
     root.setLevel(level)
     for name in _QUIET:  # the SDK sets sagemaker.config to INFO itself
         logging.getLogger(name).setLevel(logging.WARNING)

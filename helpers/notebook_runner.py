@@ -45,6 +45,9 @@ def execute(name: str, parameters: dict, output_dir: Path, progress: bool = True
             str(source), str(running), parameters=parameters, cwd=str(NOTEBOOKS),
             kernel_name="python3", progress_bar=progress, log_output=False,
             config=Config(KernelManager={"transport": "ipc"}),  # Unix sockets: no TCP port, not even on loopback
+            # Shutting a kernel down interrupts it first (jupyter_client); if that SIGINT lands in a handler the
+            # kernel logs "KeyboardInterrupt caught in kernel" to our terminal. The notebook has the real errors.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except BaseException:
         if running.exists():

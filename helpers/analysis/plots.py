@@ -5,6 +5,8 @@ Every axis says its unit; run names sit on the vertical axis, so they stay legib
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 UNITS = {"input_tokens": "tokens", "output_tokens": "tokens", "total_tokens": "tokens", "llm_calls": "calls",
@@ -64,7 +66,7 @@ def plot_temperature_sweeps(sweeps: pd.DataFrame, metrics=("output_tokens", "llm
         raise ValueError("No runs differ only in temperature: run `make sweep` to make some.")
     present = [m for m in metrics if m in sweeps.columns]
     names = list(dict.fromkeys(sweeps["sweep"]))
-    fig, axes = plt.subplots(len(names), len(present), figsize=(5.5 * len(present), 3.0 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), len(present), figsize=(6 * len(present), 3.6 * len(names)), squeeze=False)
     for row, name in zip(axes, names, strict=True):
         group = sweeps[sweeps["sweep"] == name]
         positions = range(len(group))
@@ -74,7 +76,7 @@ def plot_temperature_sweeps(sweeps: pd.DataFrame, metrics=("output_tokens", "llm
             ax.bar_label(bars, labels=[f"n={n}" for n in group["n_runs"]], padding=2, fontsize=8)
             ax.set_xlabel("temperature")
             ax.set_ylabel(axis_label(metric))
-            ax.set_title(f"{metric}, mean per temperature\n{name}", fontsize=9)
+            ax.set_title(f"{metric}, mean per temperature\n" + "\n".join(textwrap.wrap(name, 60)), fontsize=9)
             ax.margins(y=0.15)
     fig.tight_layout()
     return fig

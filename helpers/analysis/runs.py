@@ -90,18 +90,26 @@ def temperature_sweeps(runs: pd.DataFrame, metrics=("output_tokens", "llm_latenc
     if runs.empty or "temperature" not in runs.columns:
         return pd.DataFrame(columns=columns)
     frame = runs.assign(temperature=pd.to_numeric(runs["temperature"], errors="coerce")).dropna(subset=["temperature"])
-    keys = frame[params].astype("string").fillna("-") if params else pd.DataFrame(index=frame.index)
-    frame = frame.assign(sweep=keys.apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
-                         if params else "all runs")
+    keys = frame[params].astype("string").fillna("-")
+    # the label names only what tells one sweep from another: parameters that vary across the runs
+    varying = [c for c in params if keys[c].nunique() > 1]
+    frame = frame.assign(sweep=keys.apply(tuple, axis=1) if params else [()] * len(frame))
+    labels = {key: _label(dict(zip(params, key, strict=True)), varying) for key in frame["sweep"].unique()}
     rows = []
     for sweep, group in frame.groupby("sweep", sort=True):
         if group["temperature"].nunique() < 2:
             continue
         for temperature, same in group.groupby("temperature", sort=True):
             values = same[[m for m in metrics if m in same.columns]].apply(pd.to_numeric, errors="coerce").mean()
-            rows.append({"sweep": sweep, "temperature": float(temperature), "n_runs": len(same),
+            rows.append({"sweep": labels[sweep], "temperature": float(temperature), "n_runs": len(same),
                          "runs": ", ".join(sorted(same["run_name"])), **values.to_dict()})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _label(values: dict, varying: list[str], width: int = 40) -> str:
+    shown = [f"{k}={v if len(v) <= width else v[: width - 1] + '…'}" for k, v in values.items()
+             if k in varying and v != "-"]
+    return ", ".join(shown) or "all runs"
 
 
 def latency_caveat(runs: pd.DataFrame) -> str | None:
