@@ -45,3 +45,27 @@ def test_every_frame_survives_ordinary_pandas(frames, tmp_path):
         frame.groupby(key).size()
         frame.to_parquet(tmp_path / f"{label.replace(' ', '-')}.parquet")
         assert len(pd.read_parquet(tmp_path / f"{label.replace(' ', '-')}.parquet")) == len(frame), label
+
+
+def test_save_trace_writes_the_runs_trace_file(frames, local_session, tmp_path):
+    import json
+
+    from helpers.analysis import save_trace
+
+    path = save_trace(EXPERIMENT, "t-0", to=tmp_path / "t-0.jsonl", sagemaker_session=local_session)
+    spans = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [s["span_id"] for s in spans] == list(frames["spans"].loc[frames["spans"]["run_name"] == "t-0", "span_id"])
+
+
+def test_run_names_stay_legible_with_50_runs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.analysis import plot_runs
+
+    runs = pd.DataFrame({"run_name": [f"sweep-temp-0-{i:02d}-with-a-longer-name" for i in range(50)],
+                         "total_tokens": range(50)})
+    fig = plot_runs(runs, metrics=("total_tokens",))
+    fig.canvas.draw()
+    boxes = sorted((label.get_window_extent() for label in fig.axes[0].get_yticklabels()), key=lambda b: b.y0)
+    assert len(boxes) == 50 and all(a.y1 <= b.y0 + 0.5 for a, b in zip(boxes, boxes[1:], strict=False))

@@ -188,3 +188,14 @@ def test_a_missing_key_fails_the_run_with_one_clear_message(notebooks, tmp_path,
     session = open_session("local", local_dir=local_dir)
     tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-no-key")
     assert tc["Status"]["PrimaryStatus"] == "Failed" and "OPENAI_API_KEY" in tc["Status"]["Message"]
+
+
+def test_log_lines_are_plain_output_not_error_boxes(executed):
+    import nbformat
+
+    results, *_ = executed
+    for path in results.values():
+        outputs = [o for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+        stderr = [o.get("text", "") for o in outputs if o.get("name") == "stderr"]
+        assert not any("INFO" in text for text in stderr), (path.name, stderr)
+        assert any("SageMaker backend: local stand-in" in o.get("text", "") for o in outputs if o.get("name") == "stdout")
