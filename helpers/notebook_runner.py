@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for index, (name, parameters) in enumerate(jobs, 1):
         label = f"[{index}/{len(jobs)}] {name}" + (f" ({parameters['run_name']})" if "run_name" in parameters else "")
         print(f"{label} ...", flush=True)
-        started = time.monotonic()
+        started, cpu = time.monotonic(), _children_cpu()
         try:
             executed = execute(name, parameters, output_dir, progress=sys.stderr.isatty())
         except Exception as error:
@@ -132,9 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_html:
             render_html(executed, output_dir / "html")
         (output_dir / "html" / f"{executed.stem}.failed.html").unlink(missing_ok=True)  # the copy is good again
-        print(f"{label} done in {time.monotonic() - started:.1f} s -> {executed.relative_to(output_dir.parent) if executed.is_relative_to(output_dir.parent) else executed}", flush=True)
+        print(f"{label} done in {time.monotonic() - started:.1f} s (kernel CPU {_children_cpu() - cpu:.1f} s) -> {executed.relative_to(output_dir.parent) if executed.is_relative_to(output_dir.parent) else executed}", flush=True)
     print(f"Executed notebooks in {output_dir}, HTML in {output_dir / 'html'}.")
     return 0
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (the kernels): a load-independent cost per notebook."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def failure_line(error: BaseException) -> str:

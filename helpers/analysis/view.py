@@ -48,6 +48,14 @@ def _excerpt(text, limit: int = _EXCERPT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _prompt_excerpt(text, kind: str) -> str:
+    """The start of a completion prompt; for a chat, its last message (what is new in this call)."""
+    lines = [line for line in str(text or "").splitlines() if line.strip()]
+    if kind == "chat_model" and len(lines) > 1:
+        return "… " + _excerpt(lines[-1])
+    return _excerpt(text)
+
+
 def _legend(kinds) -> str:
     items = [(k, KIND_COLORS.get(k, _OTHER_COLOR)) for k in dict.fromkeys(kinds)] + [("error", ERROR_COLOR)]
     return '<div style="margin:2px 0 6px 0">' + " ".join(
@@ -94,7 +102,7 @@ def _trace_block(spans: pd.DataFrame, llm_numbers: dict) -> str:
         if span["kind"] in _LLM_KINDS:
             details.append(
                 f'<details style="margin:3px 0"><summary>LLM call {number} of {len(llm_numbers)} · '
-                f'{_ms(span["latency_ms"]):.1f} ms · {html.escape(_excerpt(span["input_text"]))}</summary>'
+                f'{_ms(span["latency_ms"]):.1f} ms · {html.escape(_prompt_excerpt(span["input_text"], span["kind"]))}</summary>'
                 f'<div style="text-align:left"><b>Prompt</b><pre style="white-space:pre-wrap">'
                 f'{html.escape(str(span["input_text"] or ""))}</pre><b>Response</b><pre style="white-space:pre-wrap">'
                 f'{html.escape(str(span["output_text"] or ""))}</pre></div></details>')
