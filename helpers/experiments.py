@@ -37,7 +37,7 @@ except ImportError:  # SageMaker Python SDK v2
 
 __all__ = [
     "ExperimentAnalytics", "Run", "Session", "list_runs", "load_run",
-    "open_session", "local_backend", "check_names", "notebook_store", "SDK_MAJOR",
+    "open_session", "local_backend", "check_names", "notebook_spool_dir", "notebook_store", "SDK_MAJOR",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,15 +108,28 @@ def check_names(experiment_name: str, run_name: str | None = None) -> None:
                 f"only (no '_', '.' or spaces), starting with a letter or digit, at most {longest} characters.")
 
 
+def _checkout() -> Path | None:
+    """The repository this package runs from (an editable install), or None when installed as a package."""
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "notebooks").is_dir() and (checkout / "pyproject.toml").is_file() else None
+
+
 def notebook_store(local_dir: str | os.PathLike | None = None) -> Path:
     """The stand-in's folder for the notebooks: local_dir, else SAGEMAKER_LOCAL_DIR, else the repository's
     .sagemaker-local (found from this package, so it does not depend on the working directory)."""
     if local_dir or os.environ.get("SAGEMAKER_LOCAL_DIR"):
         return Path(local_dir or os.environ["SAGEMAKER_LOCAL_DIR"]).resolve()
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "notebooks").is_dir() and (checkout / "pyproject.toml").is_file():
-        return checkout / ".sagemaker-local"
-    return Path(".sagemaker-local").resolve()  # installed as a package: the working directory, as open_session
+    checkout = _checkout()
+    return checkout / ".sagemaker-local" if checkout else Path(".sagemaker-local").resolve()
+
+
+def notebook_spool_dir() -> Path:
+    """Where the notebooks' handlers spool: SAGEMAKER_TRACE_SPOOL_DIR, else the repository's .trace-spool
+    (where make run-notebooks and upload_pending_spools look), whatever the working directory."""
+    if os.environ.get("SAGEMAKER_TRACE_SPOOL_DIR"):
+        return Path(os.environ["SAGEMAKER_TRACE_SPOOL_DIR"]).resolve()
+    checkout = _checkout()
+    return checkout / ".trace-spool" if checkout else Path(".trace-spool").resolve()
 
 
 def local_backend(session) -> LocalSageMaker | None:

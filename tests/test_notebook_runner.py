@@ -71,12 +71,14 @@ def test_the_model_reaches_the_scenarios_only():
 
 
 def test_the_notebooks_find_the_repository_store_from_any_working_directory(tmp_path, monkeypatch):
-    from helpers.experiments import notebook_store
+    from helpers.experiments import notebook_spool_dir, notebook_store
 
     monkeypatch.delenv("SAGEMAKER_LOCAL_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     assert notebook_store(None) == ROOT / ".sagemaker-local"
     assert notebook_store("here") == tmp_path / "here"
+    monkeypatch.delenv("SAGEMAKER_TRACE_SPOOL_DIR", raising=False)
+    assert notebook_spool_dir() == ROOT / ".trace-spool"
 
 
 @pytest.mark.notebooks
