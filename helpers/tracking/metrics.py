@@ -47,6 +47,8 @@ class RunMetrics:
                 for key, value in (record["usage"] or {}).items():
                     if key in self._totals and isinstance(value, int | float):
                         self._totals[key] += int(value)
+                if record.get("cost_usd") is not None:  # no cost_usd metric until a call's price is known
+                    self._totals["cost_usd"] = self._totals.get("cost_usd", 0.0) + record["cost_usd"]
                 if self.log_hyperparameters:
                     self._params.update(hyperparameters(record["invocation_params"] or {}))
             elif kind == "tool":
@@ -60,7 +62,8 @@ class RunMetrics:
         metrics = cls(log_hyperparameters)
         for span in spans_in(lines):
             metrics.add({"kind": span.get("kind"), "status": span.get("status"), "usage": span.get("usage"),
-                         "latency_ms": span.get("latency_ms"), "invocation_params": span.get("invocation_params")})
+                         "latency_ms": span.get("latency_ms"), "invocation_params": span.get("invocation_params"),
+                         "cost_usd": span.get("cost_usd")})
         metrics.latencies_sent = min(latencies_sent, len(metrics._latencies))
         del metrics._latencies[: metrics.latencies_sent]
         return metrics

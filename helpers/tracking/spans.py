@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..evaluation.cost import span_cost_fields
+
 SCHEMA_VERSION = 1
 
 _KIND = {"llm": "llm", "chain": "chain", "tool": "tool", "retriever": "retriever",
@@ -252,6 +254,7 @@ def span_record(run, error_details: dict | None) -> dict[str, Any]:
     }
     if kind in ("llm", "chat_model"):
         record["tool_calls"] = tool_calls_of(run.outputs)
+        record.update(span_cost_fields(record, run.outputs))  # usage details, cost_usd, cost_status
     return record
 
 
