@@ -121,6 +121,29 @@ def _is_react_prompt(prompt: str) -> bool:
     return "Action Input:" in prompt and "Thought:" in prompt
 
 
+def _is_judge_prompt(prompt: str) -> bool:
+    return "<output>" in prompt and "Score: N" in prompt
+
+
+def _tagged(prompt: str, tag: str) -> str:
+    match = re.search(f"<{tag}>(.*?)</{tag}>", prompt, re.DOTALL)
+    return match.group(1).strip() if match else ""
+
+
+def judge_reply(prompt: str) -> str:
+    """A deterministic stand-in for an LLM judge: string similarity of <output> to <expected>, on 1-5."""
+    from rapidfuzz import fuzz, utils
+
+    output, expected = _tagged(prompt, "output"), _tagged(prompt, "expected")
+    if expected:
+        ratio = fuzz.partial_ratio(expected, output, processor=utils.default_process) / 100.0
+    else:
+        ratio = 0.5
+    grade = 1 + round(4 * ratio)
+    return (f"Score: {grade}\nReason: {PREFIX} offline judge: string similarity of the output to the expected "
+            f"answer ({ratio:.2f}); it judges nothing about quality.")
+
+
 class _OfflineIdentity:
     """What both offline models report about themselves, so tracking records them honestly."""
 
@@ -163,6 +186,8 @@ class OfflineChatModel(_OfflineIdentity, BaseChatModel):
             text = step
         elif _is_react_prompt(prompt):
             text = _react_step(prompt, self.temperature)
+        elif _is_judge_prompt(prompt):
+            text = judge_reply(prompt)
         else:
             text = compose_text(prompt, self.temperature)
         text, finish = shorten(text, stop, self.max_tokens)
@@ -219,6 +244,8 @@ class OfflineLLM(_OfflineIdentity, BaseLLM):
     max_tokens: int | None = None
 
     def _complete(self, prompt: str, stop: list[str] | None) -> tuple[str, str]:
+        if _is_judge_prompt(prompt):
+            return shorten(judge_reply(prompt), stop, self.max_tokens)
         text = _react_step(prompt, self.temperature) if _is_react_prompt(prompt) else compose_text(prompt, self.temperature)
         return shorten(text, stop, self.max_tokens)
 

@@ -5,23 +5,18 @@ evaluate(target, data, scorers, experiment_name=..., run_name=..., sagemaker_ses
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["EvaluationResult", "evaluate", "scorers", "register_prices"]
+__all__ = ["EvaluationResult", "evaluate", "register_prices", "scorers"]
+
+# Lazy: helpers.tracking imports .cost, and .evaluator imports helpers.tracking.
+_LAZY = {"evaluate": "evaluator", "EvaluationResult": "evaluator", "register_prices": "cost"}
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: helpers.tracking imports .cost, and .evaluate imports helpers.tracking.
-    if name in ("evaluate", "EvaluationResult"):
-        from . import evaluate as module
-
-        return getattr(module, name)
-    if name == "register_prices":
-        from .cost import register_prices
-
-        return register_prices
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     if name == "scorers":
-        from . import scorers
-
-        return scorers
-    raise AttributeError(name)
+        return importlib.import_module(f"{__name__}.scorers")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

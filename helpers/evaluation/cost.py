@@ -241,3 +241,32 @@ def span_cost_fields(record: dict, outputs: dict | None) -> dict[str, Any]:
     params = record.get("invocation_params") or {}
     cost = call_cost(params.get("model_name"), params.get("provider"), usage)
     return {"usage": usage, "cost_usd": cost.cost_usd, "cost_status": cost.status}
+
+
+def usage_from_result(response: Any) -> dict[str, int] | None:
+    """Token usage of an LLMResult, with cache/reasoning details: message usage_metadata, else llm_output."""
+    totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
+              "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0}
+    found = False
+    for generations in getattr(response, "generations", None) or []:
+        for gen in generations:
+            usage = _message_usage(getattr(gen, "message", None))
+            if not usage:
+                continue
+            found = True
+            for key in ("input_tokens", "output_tokens", "total_tokens"):
+                totals[key] += int(usage.get(key) or 0)
+            totals["cache_read_tokens"] += int((usage.get("input_token_details") or {}).get("cache_read") or 0)
+            totals["cache_write_tokens"] += int((usage.get("input_token_details") or {}).get("cache_creation") or 0)
+            totals["reasoning_tokens"] += int((usage.get("output_token_details") or {}).get("reasoning") or 0)
+    if not found:
+        llm_output = getattr(response, "llm_output", None) or {}
+        usage = llm_output.get("token_usage") or llm_output.get("usage") or {}
+        if not usage:
+            return None
+        totals["input_tokens"] = int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
+        totals["output_tokens"] = int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
+        totals["total_tokens"] = int(usage.get("total_tokens", 0) or 0)
+    if not totals["total_tokens"]:
+        totals["total_tokens"] = totals["input_tokens"] + totals["output_tokens"]
+    return {k: v for k, v in totals.items() if v or k in ("input_tokens", "output_tokens", "total_tokens")}
