@@ -1,8 +1,11 @@
 """Reading an experiment back: runs and spans as DataFrames, a trace view, and comparison plots."""
 
+from .comparison_plots import plot_score_vs_cost, plot_scores
+from .leaderboard import disagreements, leaderboard, load_results
 from .plots import plot_runs, plot_span_latency
 from .runs import load_runs
 from .traces import load_traces, parse_trace
 from .view import show_trace, trace_html
 
-__all__ = ["load_runs", "load_traces", "parse_trace", "plot_runs", "plot_span_latency", "show_trace", "trace_html"]
+__all__ = ["disagreements", "leaderboard", "load_results", "plot_score_vs_cost", "plot_scores",
+           "load_runs", "load_traces", "parse_trace", "plot_runs", "plot_span_latency", "show_trace", "trace_html"]
