@@ -9,6 +9,7 @@ import time
 import uuid
 
 from .errors import ResourceNotFound, ValidationException
+from .pipelines_api import PipelinesAPI
 from .store import Store
 
 # ARN resource type -> store kind, for the operations that take an ARN (AddTags, ListTags)
@@ -21,7 +22,7 @@ _LABEL = {"experiment": "Experiment", "trial": "Trial", "trial-component": "Tria
 _ARN_TYPE = {kind: arn_type for arn_type, kind in _KIND_OF_ARN_TYPE.items()}
 
 
-class SageMakerAPI:
+class SageMakerAPI(PipelinesAPI):
     """The subset of SageMaker that Run, load_run, list_runs and ExperimentAnalytics call."""
 
     def __init__(self, store: Store, arn_of, metric_summaries):
