@@ -19,6 +19,7 @@ from pathlib import Path
 
 from helpers.experiments import local_backend, open_session
 
+from . import evaluation
 from . import workloads as w
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,6 +198,7 @@ def main(argv=None) -> int:
             ("memory", memory),
             ("read_back", lambda: read_back(session, 50 if quick else 1000, 20 if quick else 100, latency,
                                            rounds=1 if quick else 3)),
+            ("evaluation", lambda: evaluation.run_all(session, tmp / "evaluation", quick)),
         ]
         results = {"quick": quick, "latency_ms": latency * 1000}
         for name, step in steps:
@@ -207,7 +209,7 @@ def main(argv=None) -> int:
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                           "cpu": next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                                        if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()}
-    results["table"] = table(results)
+    results["table"] = table(results) + "\n" + "\n".join(evaluation.table_rows(results["evaluation"]))
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))

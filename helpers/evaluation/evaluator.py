@@ -116,14 +116,16 @@ def default_results_dir() -> Path:
 def evaluate(target: Runnable | Callable[[dict], Runnable], data: Any, scorers: list, *, experiment_name: str,
              run_name: str, sagemaker_session, max_concurrency: int = 8, expected_key: str = "expected",
              parameters: dict[str, Any] | None = None, prices: Any = None, progress: bool = True,
-             results_dir: str | Path | None = None, max_field_chars: int = 20_000) -> EvaluationResult:
+             results_dir: str | Path | None = None, max_field_chars: int = 20_000,
+             handler_options: dict[str, Any] | None = None) -> EvaluationResult:
     """Run `target` on every row of `data` in one SageMaker run, score the outputs, record everything.
 
     target: a LangChain runnable, or a function building one from `parameters`. data: a JSONL/CSV path,
     a bundled dataset name, a DataFrame or a list of dicts; a row's `expected_key` field is the reference.
     scorers: functions scorer(inputs, output, expected) or built-in names. parameters: the variant's
     settings, logged as run parameters. prices: a price table (dict or file) for models genai-prices
-    does not know. Re-running the same run resumes: rows already recorded are not run again.
+    does not know. handler_options: SageMakerCallbackHandler keyword arguments (mask, spool_dir, ...).
+    Re-running the same run resumes: rows already recorded are not run again.
     """
     check_run_name(run_name)
     scorer_fns = _resolve_scorers(scorers)
@@ -151,7 +153,7 @@ def evaluate(target: Runnable | Callable[[dict], Runnable], data: Any, scorers: 
     with Run(experiment_name=experiment_name, run_name=run_name, sagemaker_session=sagemaker_session) as run:
         spool = ResultsSpool(path, run, RESULTS_ARTIFACT)
         run.log_parameters(_run_parameters(parameters, data, total, scorer_fns, max_concurrency))
-        handler = SageMakerCallbackHandler(run, max_field_chars=max_field_chars)
+        handler = SageMakerCallbackHandler(run, **{"max_field_chars": max_field_chars, **(handler_options or {})})
         worker = _RowWorker(runnable, scorer_fns, handler, expected_key, max_field_chars)
         resumed = spool.done_count
         try:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from .grid import GridPoint, Sweep
 from .scenarios import check_point
 
-
 PRELOAD = ["helpers.sweeps.scenarios", "helpers.experiments", "helpers.evaluation.evaluator", "helpers.tracking",
            "helpers.providers", "langchain_core.prompts", "langchain.agents", "genai_prices", "rapidfuzz"]
 

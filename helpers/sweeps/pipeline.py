@@ -15,11 +15,28 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "05_evaluate_variants.ipynb"
 INIT_SCRIPT = ROOT / "sweeps" / "notebook_job_init.sh"
 DEPENDENCIES = [ROOT / "helpers", ROOT / "pyproject.toml", ROOT / "requirements.txt"]
+STAGING = ROOT / "build" / "pipeline-staging"
 
 
-def notebook_parameters(sweep: Sweep, parameters: dict) -> dict[str, str]:
+def staged_dependencies() -> list[str]:
+    """The package and its pins, copied without caches: what each step uploads for its init script."""
+    import shutil
+
+    if STAGING.exists():
+        shutil.rmtree(STAGING)
+    STAGING.mkdir(parents=True)
+    for path in DEPENDENCIES:
+        if path.is_dir():
+            shutil.copytree(path, STAGING / path.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, STAGING / path.name)
+    return [str(STAGING / p.name) for p in DEPENDENCIES]
+
+
+def notebook_parameters(sweep: Sweep, parameters: dict, run_name: str) -> dict[str, str]:
     """Notebook 05's parameters for one grid point (NotebookJobStep passes them as strings)."""
-    values = {"experiment_name": sweep.experiment_name, "backend": "aws",
+    values = {"experiment_name": sweep.experiment_name, "eval_experiment": sweep.experiment_name,
+              "run_name": run_name, "backend": "aws",
               "scenario": parameters.get("scenario", "jokes"), "prompts": parameters.get("prompt", "plain"),
               "temperatures": parameters.get("temperature", 0.1), "llm_provider": parameters.get("llm_provider", "auto"),
               "max_concurrency": sweep.max_concurrency, "show_comparison": False}
@@ -39,6 +56,7 @@ def to_pipeline(sweep: Sweep, *, role: str, image_uri: str, sagemaker_session, i
     from sagemaker.mlops.workflow.notebook_job_step import NotebookJobStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
+    dependencies = staged_dependencies()
     steps = []
     for point in sweep.points():
         steps.append(NotebookJobStep(
@@ -47,8 +65,8 @@ def to_pipeline(sweep: Sweep, *, role: str, image_uri: str, sagemaker_session, i
             notebook_job_name=f"eval-{point.run_name}"[:63].rstrip("-"),
             input_notebook=str(notebook), image_uri=image_uri, kernel_name=kernel_name, role=role,
             s3_root_uri=s3_root_uri, instance_type=instance_type, max_runtime_in_seconds=max_runtime_in_seconds,
-            parameters=notebook_parameters(sweep, point.parameters),
-            initialization_script=str(INIT_SCRIPT), additional_dependencies=[str(p) for p in DEPENDENCIES],
+            parameters=notebook_parameters(sweep, point.parameters, point.run_name),
+            initialization_script=str(INIT_SCRIPT), additional_dependencies=dependencies,
             environment_variables={"SAGEMAKER_BACKEND": "aws"},
         ))
     return Pipeline(name=pipeline_name or f"{sweep.experiment_name}-sweep", steps=steps,
