@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from helpers.analysis import disagreements, leaderboard, load_results, plot_score_vs_cost, plot_scores
+from helpers.analysis import (
+    disagreements,
+    leaderboard,
+    load_results,
+    plot_score_vs_cost,
+    plot_scores,
+)
 from helpers.analysis.comparison_plots import pareto_front
 from helpers.analysis.leaderboard import bootstrap_mean_ci
 from helpers.experiments import Run
