@@ -12,7 +12,6 @@ STAMP := $(VENV)/.installed
 LLM ?= auto
 BACKEND ?= auto
 EXPERIMENT ?= langchain-sagemaker-tracker
-TEMPERATURES ?= 0.0 0.1 0.5 0.9
 BUCKET ?=
 RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET))
 
