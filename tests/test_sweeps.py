@@ -104,3 +104,12 @@ def test_the_pipeline_has_one_independent_notebook_step_per_point(local_session)
     assert upsert(pipeline, ROLE) == arn  # the second upsert updates
     with pytest.raises(Exception, match="make sweep"):
         local_session.sagemaker_client.start_pipeline_execution(PipelineName=pipeline.name)
+
+
+def test_the_command_line_names_a_bad_grid_and_exits_2(capsys, tmp_path):
+    from helpers.sweeps.__main__ import main
+
+    assert main(["--set", "prompt=my prompt", "--local-dir", str(tmp_path)]) == 2
+    assert "Grid value 'my prompt' of 'prompt'" in capsys.readouterr().err
+    assert main(["--aws", "--set", "temperature=0"]) == 2
+    assert "--role" in capsys.readouterr().err
