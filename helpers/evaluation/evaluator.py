@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import time
@@ -142,8 +141,8 @@ def evaluate(target: Runnable | Callable[[dict], Runnable], data: Any, scorers: 
     if not isinstance(runnable, Runnable):
         raise EvaluationInputError(f"target must be a LangChain runnable or a function returning one; "
                                    f"it gave {type(runnable).__name__}.")
-    needs_expected = False  # scorers decide per row; a missing expected is a scorer error, not bad input
-    total = check_rows(data, required_fields(runnable), expected_key, needs_expected)
+    # scorers decide per row whether they need `expected`: a missing one is that scorer's error, not bad input
+    total = check_rows(data, required_fields(runnable), expected_key, needs_expected=False)
 
     from ..experiments import Run
     from ..tracking import SageMakerCallbackHandler
@@ -166,7 +165,8 @@ def evaluate(target: Runnable | Callable[[dict], Runnable], data: Any, scorers: 
             run.log_parameters({"cost_basis": spool.aggregates.cost_basis()})
             spool.upload()
         handler.flush_tracker()
-        metrics.update({k: v for k, v in handler.metrics.totals().items()})
+        totals = getattr(getattr(handler, "metrics", None), "totals", None)  # the handler's running totals
+        metrics.update(totals() if callable(totals) else {})
     return EvaluationResult(experiment_name, run_name, metrics, path, total, resumed, parameters)
 
 
@@ -288,7 +288,3 @@ def _run_rows(worker: _RowWorker, data, spool, total: int, max_concurrency: int,
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
-
-
-def nan_if_none(value: float | None) -> float:
-    return math.nan if value is None else value
