@@ -12,7 +12,6 @@ STAMP := $(VENV)/.installed
 LLM ?= auto
 BACKEND ?= auto
 EXPERIMENT ?= langchain-sagemaker-tracker
-TEMPERATURES ?= 0.0 0.1 0.5 0.9
 BUCKET ?=
 MODEL ?=
 ONLY ?=
@@ -76,9 +75,19 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 run-notebooks: $(STAMP) ## Run the notebooks headless into build/ (LLM=, MODEL=, BACKEND=, EXPERIMENT=, BUCKET=, ONLY=04)
 	$(RUNNER) $(RUNNER_ARGS)
 
+# Sweeps: GRID= a YAML/TOML grid file, SET="temperature=0,0.5 prompt=plain", WORKERS= processes (default: cores)
+GRID ?= sweeps/default.yaml
+SET ?=
+WORKERS ?=
+SWEEP_ARGS = $(GRID) $(foreach s,$(SET),--set $(s)) $(if $(WORKERS),--workers $(WORKERS))
+
 .PHONY: sweep
-sweep: $(STAMP) ## Run notebook 01 over TEMPERATURES into one experiment
-	$(BIN)/python -m helpers.notebook_runner $(RUNNER_ARGS) --sweep $(TEMPERATURES)
+sweep: $(STAMP) ## Evaluate every point of GRID in parallel worker processes (SET=, WORKERS=)
+	$(BIN)/python -m helpers.sweeps $(SWEEP_ARGS)
+
+.PHONY: sweep-aws
+sweep-aws: $(STAMP) ## The same grid as a SageMaker Pipeline of NotebookJobSteps (SAGEMAKER_ROLE_ARN, SAGEMAKER_IMAGE_URI)
+	$(BIN)/python -m helpers.sweeps $(SWEEP_ARGS) --aws
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks against the seed's handler; writes build/bench.json
@@ -95,4 +104,4 @@ test-sdk-v2: ## Run the stand-in and tracking tests with SageMaker SDK v2 in its
 
 .PHONY: clean
 clean: ## Remove build/ and the local SageMaker store
-	rm -rf build .sagemaker-local .trace-spool notebooks/.sagemaker-local notebooks/.trace-spool
+	rm -rf build .sagemaker-local .trace-spool .eval-spool notebooks/.sagemaker-local notebooks/.trace-spool notebooks/.eval-spool

@@ -22,6 +22,7 @@ from helpers.experiments import local_backend, open_session
 from . import search_scale
 from . import hot_path as hp6
 from . import peers as peer_rows
+from . import evaluation
 from . import workloads as w
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +209,7 @@ def main(argv=None) -> int:
             ("embeddings", lambda: hp6.embeddings(session, spool, 3 if quick else 7)),
             ("growth", lambda: hp6.growth((1_000, 5_000) if quick else (1_000, 10_000, 100_000))),
             ("peers", lambda: peer_rows.peers(tmp, 5 if quick else 40, 3 if quick else 5)),
+            ("evaluation", lambda: evaluation.run_all(session, tmp / "evaluation", quick)),
         ]
         results = {"quick": quick, "latency_ms": latency * 1000}
         for name, step in steps:
@@ -218,7 +220,7 @@ def main(argv=None) -> int:
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                           "cpu": next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                                        if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()}
-    results["table"] = table(results)
+    results["table"] = table(results) + "\n" + "\n".join(evaluation.table_rows(results["evaluation"]))
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))

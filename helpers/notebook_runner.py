@@ -18,7 +18,7 @@ from .errors import ProviderError, setting
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-SCENARIOS = ["01_single_llm", "02_sequential_chain", "03_agent_with_tools", "04_compare_runs"]
+SCENARIOS = ["01_single_llm", "02_sequential_chain", "03_agent_with_tools", "04_compare_runs", "05_evaluate_variants"]
 
 
 def sweep_run_name(temperature: float) -> str:
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's alt-text hints about plots
     # Kernels inherit this: spools go to the repository's .trace-spool, where upload_pending_spools looks.
     os.environ.setdefault("SAGEMAKER_TRACE_SPOOL_DIR", str(ROOT / ".trace-spool"))
+    os.environ.setdefault("SAGEMAKER_EVAL_SPOOL_DIR", str(ROOT / ".eval-spool"))  # notebook 05's results
     output_dir = Path(args.output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -61,8 +61,21 @@ def compose_text(prompt: str, temperature: float) -> str:
         subject = next((ln for ln in reversed(lines) if not ln.endswith(":")), lines[-1])
     subject = subject[:160]
     opener = _OPENERS[digest % len(_OPENERS)]
+    if drifts(digest, temperature):
+        subject = _DRIFTS[(digest >> 16) % len(_DRIFTS)]
     extra = " It would say more with a real model." if temperature >= 0.5 else ""
+    if "detail" in prompt.lower():  # a prompt asking for detail gets a longer answer
+        extra += " In more detail: it is offline, so every detail here is made up."
     return f"{PREFIX} {opener} \"{subject}\".{extra}"
+
+
+_DRIFTS = ["something else entirely", "a different subject", "the weather, for some reason"]
+
+
+def drifts(digest: int, temperature: float) -> bool:
+    """A hotter model strays from the subject more often: never at 0, about half the time at 1."""
+    chance = min(0.9, max(0.0, temperature) * 0.5)
+    return (digest >> 8) % 1000 < chance * 1000
 
 
 def _number_after(pattern: str, text: str) -> str | None:
@@ -70,10 +83,16 @@ def _number_after(pattern: str, text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def plan_next_step(question: str, observations: list[str], tool_names: list[str]) -> tuple[str, str] | str:
-    """The agent's next move: (tool, input) to call a tool, or the final answer text."""
+def plan_next_step(question: str, observations: list[str], tool_names: list[str],
+                   temperature: float = 0.0) -> tuple[str, str] | str:
+    """The agent's next move: (tool, input) to call a tool, or the final answer text.
+
+    A hotter model sometimes skips the calculator and answers too early (deterministically).
+    """
     search = next((t for t in tool_names if "search" in t.lower()), None)
     calc = next((t for t in tool_names if "calc" in t.lower() or "math" in t.lower()), None)
+    if calc and drifts(int(hashlib.sha256(f"{question}|{temperature:.3f}".encode()).hexdigest(), 16), temperature):
+        calc = None
     if search and not observations:
         return search, question.split("?")[0].strip() or question
     exponent = _number_after(r"power of\s*([0-9.]+)", question)
@@ -100,6 +119,29 @@ def shorten(text: str, stop: list[str] | None, max_tokens: int | None) -> tuple[
 
 def _is_react_prompt(prompt: str) -> bool:
     return "Action Input:" in prompt and "Thought:" in prompt
+
+
+def _is_judge_prompt(prompt: str) -> bool:
+    return "<output>" in prompt and "Score: N" in prompt
+
+
+def _tagged(prompt: str, tag: str) -> str:
+    match = re.search(f"<{tag}>(.*?)</{tag}>", prompt, re.DOTALL)
+    return match.group(1).strip() if match else ""
+
+
+def judge_reply(prompt: str) -> str:
+    """A deterministic stand-in for an LLM judge: string similarity of <output> to <expected>, on 1-5."""
+    from rapidfuzz import fuzz, utils
+
+    output, expected = _tagged(prompt, "output"), _tagged(prompt, "expected")
+    if expected:
+        ratio = fuzz.partial_ratio(expected, output, processor=utils.default_process) / 100.0
+    else:
+        ratio = 0.5
+    grade = 1 + round(4 * ratio)
+    return (f"Score: {grade}\nReason: {PREFIX} offline judge: string similarity of the output to the expected "
+            f"answer ({ratio:.2f}); it judges nothing about quality.")
 
 
 class _OfflineIdentity:
@@ -138,12 +180,14 @@ class OfflineChatModel(_OfflineIdentity, BaseChatModel):
         if tools and last_human is not None:
             question = str(messages[last_human].content)
             observations = [str(m.content) for m in messages[last_human + 1 :] if isinstance(m, ToolMessage)]
-            step = plan_next_step(question, observations, [t["function"]["name"] for t in tools])
+            step = plan_next_step(question, observations, [t["function"]["name"] for t in tools], self.temperature)
             if isinstance(step, tuple):
                 return self._tool_call(step, tools, len(observations), prompt, meta)
             text = step
         elif _is_react_prompt(prompt):
-            text = _react_step(prompt)
+            text = _react_step(prompt, self.temperature)
+        elif _is_judge_prompt(prompt):
+            text = judge_reply(prompt)
         else:
             text = compose_text(prompt, self.temperature)
         text, finish = shorten(text, stop, self.max_tokens)
@@ -200,7 +244,9 @@ class OfflineLLM(_OfflineIdentity, BaseLLM):
     max_tokens: int | None = None
 
     def _complete(self, prompt: str, stop: list[str] | None) -> tuple[str, str]:
-        text = _react_step(prompt) if _is_react_prompt(prompt) else compose_text(prompt, self.temperature)
+        if _is_judge_prompt(prompt):
+            return shorten(judge_reply(prompt), stop, self.max_tokens)
+        text = _react_step(prompt, self.temperature) if _is_react_prompt(prompt) else compose_text(prompt, self.temperature)
         return shorten(text, stop, self.max_tokens)
 
     def _generate(self, prompts: list[str], stop=None, run_manager=None, **kwargs) -> LLMResult:
@@ -236,14 +282,14 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\s*\S+\s*", text) or [text]
 
 
-def _react_step(prompt: str) -> str:
+def _react_step(prompt: str, temperature: float = 0.0) -> str:
     tools_line = _number_after(r"one of \[([^\]]*)\]", prompt) or ""
     tool_names = [t.strip() for t in tools_line.split(",") if t.strip()]
     # The format instructions mention Question/Observation too: read only after the last question.
     scratch = prompt[prompt.rfind("Question:") :]
     question = (_number_after(r"Question:\s*(.+)", scratch) or "").strip()
     observations = [o.strip() for o in re.findall(r"Observation:\s*(.+)", scratch)]
-    step = plan_next_step(question, observations, tool_names)
+    step = plan_next_step(question, observations, tool_names, temperature)
     if isinstance(step, tuple):
         return f"Thought: I should use {step[0]}.\nAction: {step[0]}\nAction Input: {step[1]}"
     return f"Thought: I now know the final answer.\nFinal Answer: {step}"

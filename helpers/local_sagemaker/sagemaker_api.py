@@ -11,6 +11,7 @@ import uuid
 from . import model_rules
 from .errors import ResourceNotFound, ValidationException
 from .search import search_names
+from .pipelines_api import PipelinesAPI
 from .store import Store
 
 # ARN resource type -> store kind, for the operations that take an ARN (AddTags, ListTags, DeleteTags)
@@ -32,7 +33,7 @@ _SEARCH_RECORD = {"ExperimentTrialComponent": ("trial-component", "TrialComponen
                   "ExperimentTrial": ("trial", "Trial"), "Experiment": ("experiment", "Experiment")}
 
 
-class SageMakerAPI:
+class SageMakerAPI(PipelinesAPI):
     """The SageMaker operations that Run, load_run, list_runs, ExperimentAnalytics and the SDK's clean-up call."""
 
     def __init__(self, store: Store, arn_of, account_id: str = "123456789012"):

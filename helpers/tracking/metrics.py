@@ -63,6 +63,9 @@ class RunMetrics:
                 for key, value in (usage.items() if isinstance(usage, dict) else ()):
                     if key in self._totals and isinstance(value, int | float):
                         self._totals[key] += int(value)
+                cost = record.get("cost_usd")
+                if isinstance(cost, int | float):  # no cost_usd metric until a call's price is known
+                    self._totals["cost_usd"] = self._totals.get("cost_usd", 0.0) + cost
                 if self.log_hyperparameters and isinstance(record.get("invocation_params"), dict):
                     self._params.update(hyperparameters(record["invocation_params"]))
             elif kind == "tool":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..evaluation.cost import span_cost_fields
+
 SCHEMA_VERSION = 1
 
 _KIND = {"llm": "llm", "chain": "chain", "tool": "tool", "retriever": "retriever",
@@ -263,6 +265,8 @@ def span_record(run, error_details: dict | None) -> dict[str, Any]:
     }
     if kind in ("llm", "chat_model"):
         record["tool_calls"] = _safely(tool_calls_of, run.outputs)
+        cost_fields = _safely(span_cost_fields, record, run.outputs)  # usage details, cost_usd, cost_status
+        record.update(cost_fields if isinstance(cost_fields, dict) else {"cost_usd": None, "cost_status": cost_fields})
     return record
 
 
