@@ -14,7 +14,11 @@ BACKEND ?= auto
 EXPERIMENT ?= langchain-sagemaker-tracker
 TEMPERATURES ?= 0.0 0.1 0.5 0.9
 BUCKET ?=
-RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET))
+TRACKER ?= experiments
+TRACKING_URI ?=
+UI_PORT ?= 5000
+RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET)) \
+	--tracker $(TRACKER) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI))
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,8 +47,12 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 	$(BIN)/ruff check .
 
 .PHONY: run-notebooks
-run-notebooks: $(STAMP) ## Run every notebook headless into build/ (LLM=, BACKEND=, EXPERIMENT=, BUCKET=)
+run-notebooks: $(STAMP) ## Run every notebook headless into build/ (LLM=, BACKEND=, EXPERIMENT=, BUCKET=, TRACKER=)
 	$(BIN)/python -m helpers.notebook_runner $(RUNNER_ARGS)
+
+.PHONY: ui
+ui: $(STAMP) ## MLflow UI over the local MLflow store (.mlflow/) on http://127.0.0.1:$(UI_PORT)
+	$(BIN)/python -m helpers.backends.ui --port $(UI_PORT)
 
 .PHONY: sweep
 sweep: $(STAMP) ## Run notebook 01 over TEMPERATURES into one experiment
@@ -64,4 +72,4 @@ test-sdk-v2: ## Run the stand-in and tracking tests with SageMaker SDK v2 in its
 
 .PHONY: clean
 clean: ## Remove build/ and the local SageMaker store
-	rm -rf build .sagemaker-local .trace-spool notebooks/.sagemaker-local notebooks/.trace-spool
+	rm -rf build .sagemaker-local .trace-spool notebooks/.sagemaker-local notebooks/.trace-spool .mlflow

@@ -50,6 +50,10 @@ def plan(args) -> list[tuple[str, dict]]:
     common = {"experiment_name": args.experiment, "backend": args.backend, "local_dir": args.local_dir}
     if args.bucket:
         common["bucket"] = args.bucket
+    if args.tracker != "experiments":
+        common["tracker"] = args.tracker
+    if args.tracking_uri:
+        common["tracking_uri"] = args.tracking_uri
     if args.sweep:
         return [("01_single_llm", {**common, "llm_provider": args.llm, "temperature": t, "run_name": sweep_run_name(t)})
                 for t in args.sweep]
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", default=str(ROOT / "build"))
     parser.add_argument("--local-dir", default=os.environ.get("SAGEMAKER_LOCAL_DIR") or str(ROOT / ".sagemaker-local"))
     parser.add_argument("--bucket", help="S3 bucket for the traces (default: the SDK's sagemaker-<region>-<account>)")
+    parser.add_argument("--tracker", default=os.environ.get("TRACKER") or "experiments", choices=["experiments", "mlflow"])
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI or MLflow App ARN (tracker mlflow; default .mlflow/)")
     parser.add_argument("--no-html", action="store_true")
     args = parser.parse_args(argv)
     # Kernels inherit this: spools go to the repository's .trace-spool, where upload_pending_spools looks.
