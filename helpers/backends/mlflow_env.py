@@ -11,6 +11,7 @@ import os
 # Telemetry posts usage events to an MLflow host. Async trace export drops traces when its queue fills.
 OFFLINE_SETTINGS = {"MLFLOW_MODEL_CATALOG_URI": "", "MLFLOW_DISABLE_TELEMETRY": "true"}
 LOSSLESS_SETTINGS = {"MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"}
+QUIET_SETTINGS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # read-back downloads one folder per run
 
 
 def apply(offline: bool = True) -> None:
@@ -19,3 +20,5 @@ def apply(offline: bool = True) -> None:
         for key, value in OFFLINE_SETTINGS.items():
             os.environ.setdefault(key, value)
     os.environ.update(LOSSLESS_SETTINGS)
+    for key, value in QUIET_SETTINGS.items():
+        os.environ.setdefault(key, value)
