@@ -21,14 +21,14 @@ import orjson
 from langchain_core.tracers.base import BaseTracer
 
 from .metrics import RunMetrics
-from .redact import Redactor
-from .serialize import safe_text, to_jsonable
+from .redact import Redactor, redact_logs
+from .serialize import MAX_ITEMS, safe_text, span_fields, to_jsonable
 from .spans import SCHEMA_VERSION, span_record
 from .spool import Spool, default_spool_dir
 from .store import ExperimentsStore
 from .uploader import TraceUploader
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 ARTIFACT_NAME = "langchain-trace"
 _CLOSE_WAIT_S = 300.0  # botocore's own timeouts and retries end an upload well before this
@@ -46,7 +46,8 @@ class SageMakerCallbackHandler(BaseTracer):
     """Drop-in replacement for langchain_community's handler: `SageMakerCallbackHandler(run)`.
 
     Options: artifact_name (the run's output artifact), max_field_chars (longer fields are cut with a
-    marker), mask (a callable that redacts more, span dict in, span dict out), spool_dir (default
+    marker), max_items (items kept of a list or dict), max_span_bytes (a span's budget: past it, fields
+    are cut further, with a marker; default 256 KB), mask (a callable that redacts more, span dict in, span dict out), spool_dir (default
     $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool), log_hyperparameters (model settings as run
     parameters), upload_interval_s (the least time between background uploads), store (where segments,
     parameters and metrics go; default: the Run's own SageMaker Experiments store, see store.TraceStore).
@@ -55,6 +56,7 @@ class SageMakerCallbackHandler(BaseTracer):
     name = "sagemaker_callback_handler"
 
     def __init__(self, run, *, artifact_name: str = ARTIFACT_NAME, max_field_chars: int = 20_000,
+                 max_items: int = MAX_ITEMS, max_span_bytes: int = 256 * 1024,
                  mask=None, spool_dir: str | os.PathLike | None = None,
                  log_hyperparameters: bool = True, upload_interval_s: float = 1.0, store=None,
                  **kwargs: Any):
@@ -72,6 +74,8 @@ class SageMakerCallbackHandler(BaseTracer):
         self.run = run
         self.artifact_name = artifact_name
         self.max_field_chars = max_field_chars
+        self.max_items = max_items
+        self.max_span_bytes = max_span_bytes
         self.log_hyperparameters = log_hyperparameters
         self.raise_error = _strict()
         self._redact = Redactor(mask)
@@ -159,11 +163,31 @@ class SageMakerCallbackHandler(BaseTracer):
 
     def _record(self, run) -> None:
         record = span_record(run, self._errors.pop(str(run.id), None))
-        span = self._redact.apply_mask(to_jsonable(record, self.max_field_chars, self._redact))
+        span = self._redact.apply_mask(span_fields(record, self.max_field_chars, self._redact, self.max_items))
         line = encode_line(span)
+        if len(line) > self.max_span_bytes:
+            span = self._within_budget(record, len(line))
+            line = encode_line(span)
         with self.uploader.record_lock:  # metrics and spool see spans in one order (crash recovery relies on it)
             self.metrics.add(span)
             self.spool.append(line)
+
+    def _within_budget(self, record: dict, size: int) -> dict:
+        """A span over max_span_bytes: its fields cut harder, else its payload fields as short text."""
+        marker = f"[span of {size} bytes over the {self.max_span_bytes}-byte budget: fields cut]"
+        chars = max(64, self.max_span_bytes // 64)
+        span = self._redact.apply_mask(span_fields(record, chars, self._redact, max(3, self.max_items // 10)))
+        if len(encode_line(span)) > self.max_span_bytes:
+            for key in ("inputs", "outputs", "metadata", "tool_calls", "invocation_params"):
+                if span.get(key):
+                    span[key] = {"__cut__": marker, "head": encode_line(span[key])[:chars].decode("utf-8", "replace")}
+            for key in ("input_text", "output_text"):
+                if isinstance(span.get(key), str):
+                    span[key] = span[key][:chars]
+            if isinstance(span.get("error"), dict):
+                span["error"]["traceback"] = str(span["error"].get("traceback"))[-chars:]
+        span["cut"] = marker
+        return span
 
     def _persist_run(self, run) -> None:
         """A top-level call ended: its spans go to disk now, to S3 from the upload worker."""
@@ -199,9 +223,14 @@ class SageMakerCallbackHandler(BaseTracer):
 def encode_line(span: dict) -> bytes:
     """One JSON line; orjson, or json where orjson refuses (lone surrogates are kept as their escapes)."""
     try:
-        return orjson.dumps(span) + b"\n"
+        line = orjson.dumps(span)
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(span, allow_nan=False).encode() + b"\n"
+        return json.dumps(span, allow_nan=False).encode() + b"\n"  # ASCII: every break is escaped
+    # str.splitlines() would break a line on these: escape them (rare, so checked before replacing)
+    if b"\xc2\x85" in line or b"\xe2\x80\xa8" in line or b"\xe2\x80\xa9" in line:
+        line = line.replace(b"\xc2\x85", b"\\u0085").replace(b"\xe2\x80\xa8", b"\\u2028").replace(
+            b"\xe2\x80\xa9", b"\\u2029")
+    return line + b"\n"
 
 
 def _format_exception(error: BaseException) -> str:

@@ -12,11 +12,12 @@ import uuid
 from pathlib import Path
 
 from .metrics import RunMetrics
+from .redact import redact_logs
 from .spool import LeftSpool, default_spool_dir, left_spools
 from .store import ExperimentsStore, describe_store, store_identity
 from .uploader import SEGMENT_BYTES
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 _SAME_STORE_KEYS = ("backend", "region", "account", "folder")
 

@@ -1,7 +1,13 @@
-"""Removes secrets before anything is written: sensitive keys, key-shaped strings, known secret values."""
+"""Removes secrets before anything is written: sensitive keys, known secret values, key-shaped strings.
+
+The key shapes come from detect-secrets' plugins (GitHub, JWT, Slack, Stripe, AWS, URL credentials, ...) plus
+the formats it lacks (Hugging Face, Google, LangSmith, Bearer, Azure, PEM blocks, Bedrock API keys, query keys).
+A cheap prefilter runs on every string; the combined pattern only on strings it flags.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -10,24 +16,81 @@ from typing import Any
 REDACTED = "[REDACTED]"
 
 _SENSITIVE_KEY = re.compile(
-    r"api[_-]?key|secret|passw(or)?d|pwd|passphrase|cookie|authorization|credential|private[_-]?key"
-    r"|token$|^x-api-key$",  # token, api_token, hf_token, ... (not max_tokens or input_tokens)
+    r"api[_-]?key|apikey|secret|passw(or)?d|pwd|passphrase|cookie|authorization|credential|private[_-]?key"
+    r"|access[_-]?key|bearer|signature|token$|^x-api-key$",  # token, api_token, hf_token (not max_tokens)
     re.IGNORECASE,
 )
 # Tokenizer and streaming settings named like tokens are not secrets.
 _HARMLESS_KEY = re.compile(r"(^|[_-])(eos|bos|pad|unk|sep|cls|mask|stop|start|end|first|last|next)[_-]token$",
                            re.IGNORECASE)
-_SECRET_VALUE = re.compile(
-    r"sk-[A-Za-z0-9_\-]{16,}"            # OpenAI keys
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"     # AWS access key ids
-    r"|\b[0-9a-f]{64}\b"                  # SerpAPI keys
-    r"|(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"  # AWS secret keys, if mixed (see _redacted)
-)
+
+
+def _detect_secrets_patterns() -> list[str]:
+    """The value patterns of detect-secrets' plugins that need no surrounding keyword."""
+    from detect_secrets.plugins import (
+        aws,
+        azure_storage_key,
+        discord,
+        github_token,
+        gitlab_token,
+        jwt,
+        mailchimp,
+        openai,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        stripe,
+        telegram_token,
+        twilio,
+    )
+
+    detectors = [aws.AWSKeyDetector, azure_storage_key.AzureStorageKeyDetector, discord.DiscordBotTokenDetector,
+                 github_token.GitHubTokenDetector, gitlab_token.GitLabTokenDetector, jwt.JwtTokenDetector,
+                 mailchimp.MailchimpDetector, openai.OpenAIDetector, pypi_token.PypiTokenDetector,
+                 sendgrid.SendGridDetector, slack.SlackDetector, square_oauth.SquareOAuthDetector,
+                 stripe.StripeDetector, telegram_token.TelegramBotTokenDetector, twilio.TwilioKeyDetector]
+    patterns = [pattern.pattern for detector in detectors for pattern in detector.denylist]
+    return [re.sub(r"\((?!\?)", "(?:", p) for p in patterns if not p.startswith("aws.")]  # no capturing groups
+
+
+_OWN_PATTERNS = [
+    r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|.*)",  # PEM
+    r"PuTTY-User-Key-File-\d.*",
+    r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_\-+/=]*",  # JWTs, signature included
+    r"xox[abposr]-[A-Za-z0-9-]{10,}",                     # Slack tokens, any case
+    r"github_pat_[A-Za-z0-9_]{22,}",                      # GitHub fine-grained tokens
+    r"\bhf_[A-Za-z0-9]{30,}",                             # Hugging Face
+    r"\bAIza[0-9A-Za-z_\-]{35}",                          # Google API keys
+    r"\blsv2_(?:pt|sk)_[A-Za-z0-9_]{20,}",                # LangSmith
+    r"\bABSK[A-Za-z0-9+/=]{20,}",                         # Bedrock API keys (AWS_BEARER_TOKEN_BEDROCK)
+    r"(?i:bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*",            # Authorization: Bearer <token>
+    r"\b[rs]k_(?:live|test)_[0-9a-zA-Z]{16,}",             # Stripe, test keys too
+    r"sk-[A-Za-z0-9_\-]{16,}",                            # OpenAI, Anthropic (sk-ant-), DeepSeek
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",                     # AWS access key ids
+    r"\b[0-9a-f]{64}\b",                                  # SerpAPI keys
+    r"\b[0-9a-fA-F]{32}\b",                               # Azure OpenAI / Cognitive Services keys
+    # AWS secret keys, if mixed (see _replace); one may follow a "/" (in a URL path)
+    r"(?P<b64>(?<![A-Za-z0-9+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))",
+]
+_URL_USERINFO = r"(?P<url>://[^:/?#\[\]@\s]+:)[^/?#\[\]@\s]+@"  # https://user:password@host
+_QUERY_KEY = (r"(?P<query>[?&;](?:[\w.-]*(?:key|token|secret|passw(?:or)?d|pwd|sig|signature|auth|credential)"
+              r"[\w.-]*)=)(?!-----BEGIN|(?i:bearer)\s)[^&#\s\"']+")  # (a PEM block there is redacted whole, below)
+# The first alternative that matches wins: the fuller own patterns first, the generic shapes last.
+_PATTERN = re.compile("|".join([_URL_USERINFO, _QUERY_KEY, *(f"(?:{p})" for p in _OWN_PATTERNS[:-3]),
+                                *(f"(?:{p})" for p in _detect_secrets_patterns()),
+                                *(f"(?:{p})" for p in _OWN_PATTERNS[-3:])]), re.DOTALL)
+# Every pattern needs a run of 16+ token characters, URL credentials, a key in a query, or a PEM marker.
+_PREFILTER = re.compile(r"[A-Za-z0-9_\-+/=.]{16}|://[^\s/@]*@|[?&;][\w.-]*=|PRIVATE KEY|PuTTY|[Bb]earer\s")
+_SECRET_ENV_NAME = re.compile(r"(^|_)(API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY|ACCESS_KEY)"
+                              r"($|_)", re.IGNORECASE)  # not PWD (the working directory) or TOKENIZERS_...
 _MIXED = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"))
-_SECRET_ENV_VARS = (
-    "OPENAI_API_KEY", "SERPAPI_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_ACCESS_KEY_ID", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-)
+
+
+def _known_secrets() -> list[str]:
+    """Values of environment variables named like secrets (OPENAI_API_KEY, AWS_BEARER_TOKEN_BEDROCK, ...)."""
+    found = {v for name, v in os.environ.items() if len(v) >= 8 and _SECRET_ENV_NAME.search(name)}
+    return sorted(found, key=len, reverse=True)
 
 
 class Redactor:
@@ -40,12 +103,7 @@ class Redactor:
 
     def __init__(self, mask: Callable[[Any], Any] | None = None):
         self.mask = mask
-        self._known = sorted(
-            (v for name in _SECRET_ENV_VARS if len(v := os.environ.get(name, "")) >= 8),
-            key=len,
-            reverse=True,
-        )
-        self._shortest = min([16, *map(len, self._known)])  # shorter strings cannot hold a secret
+        self._known = _known_secrets()
         self._key_verdicts: dict[str, bool] = {}
 
     def hides_key(self, key: str) -> bool:
@@ -67,7 +125,7 @@ class Redactor:
     def _walk(self, data: Any) -> Any:
         if isinstance(data, dict):
             return {
-                k: REDACTED if self.hides_key(str(k)) and v not in (None, "") else self._walk(v)
+                self.redact_text(str(k)): REDACTED if self.hides_key(str(k)) and v not in (None, "") else self._walk(v)
                 for k, v in data.items()
             }
         if isinstance(data, list):
@@ -77,18 +135,48 @@ class Redactor:
         return data
 
     def redact_text(self, text: str) -> str:
-        if len(text) < self._shortest:
+        if len(text) < 8:
             return text
         for secret in self._known:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return _SECRET_VALUE.sub(_redacted, text)
+        if _PREFILTER.search(text) is None:
+            return text
+        return _PATTERN.sub(_replace, text)
 
 
-def _redacted(match: re.Match) -> str:
-    """A 40-character run is an AWS secret key only if it mixes lower case, upper case and digits
-    (a git SHA or a plain word does not)."""
+def _replace(match: re.Match) -> str:
+    """URL credentials and query keys keep their names; a 40-character run is an AWS secret key only if it
+    mixes lower case, upper case and digits (a git SHA or a plain word does not)."""
+    if match.group("url"):
+        return f"{match.group('url')}{REDACTED}@"
+    if match.group("query"):
+        return f"{match.group('query')}{REDACTED}"
     found = match.group(0)
-    if len(found) == 40 and not found.startswith("sk-") and not all(p.search(found) for p in _MIXED):
+    if match.group("b64") and not all(p.search(found) for p in _MIXED):
         return found
     return REDACTED
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a log record's message (with its arguments) before any handler sees it."""
+
+    def __init__(self):
+        super().__init__()
+        self.redactor = Redactor()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted is left to logging's own error handling
+            return True
+        cleaned = self.redactor.redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logs(logger: logging.Logger) -> logging.Logger:
+    """Attach the redacting filter to one logger (filters do not pass to child loggers)."""
+    logger.addFilter(RedactingFilter())
+    return logger

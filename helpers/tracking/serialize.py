@@ -1,6 +1,7 @@
 """Turns any object LangChain hands a callback into JSON-safe data, without ever raising.
 
-Types are checked in a fixed order; depth is capped, cycles broken, long strings truncated with a marker.
+Types are checked in a fixed order; depth is capped, cycles broken, long strings and containers cut, arrays
+and DataFrames summarised (shape, dtype, a head), each with a marker that says what was cut.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from pathlib import PurePath
 from typing import Any
 
 MAX_DEPTH = 12
+MAX_ITEMS = 100  # items kept of a list or dict; the rest is counted in a marker
+HEAD_ITEMS = 5  # values shown of a summarised array or DataFrame
 _SECRET_MARGIN = 512  # longer than any key-shaped secret
+_INT_LIMIT = 2**63  # JSON readers (orjson, JavaScript) lose larger integers: kept as text
 
 
 def safe_text(value: Any) -> str:
@@ -35,21 +39,35 @@ def truncate(text: str, max_chars: int) -> str:
     return f"{text[:max_chars]}...[truncated {len(text) - max_chars} chars]"
 
 
-def to_jsonable(value: Any, max_chars: int = 20_000, redactor: Any = None) -> Any:
+def to_jsonable(value: Any, max_chars: int = 20_000, redactor: Any = None, max_items: int = MAX_ITEMS) -> Any:
     """A JSON-serializable copy of value; unknown objects become their repr.
 
     With a redactor (see redact.Redactor), secrets are removed in the same pass: values under
     sensitive keys are replaced and every string is scanned once.
     """
     try:
-        return _Converter(max_chars, redactor).convert(value, 0)
+        return _Converter(max_chars, redactor, max_items).convert(value, 0)
     except Exception as error:  # the last line of defence: tracking never breaks a chain
         return f"<unserializable {type(value).__name__}: {type(error).__name__}>"
 
 
+def span_fields(record: dict, max_chars: int, redactor: Any = None, max_items: int = MAX_ITEMS) -> dict:
+    """to_jsonable for each field of a span record (its own keys are never cut or redacted)."""
+    converter = _Converter(max_chars, redactor, max_items)
+    out = {}
+    for key, value in record.items():
+        try:
+            out[key] = converter.convert(value, 1)
+        except Exception as error:  # the last line of defence: this field only
+            out[key] = f"<unserializable {type(value).__name__}: {type(error).__name__}>"
+    return out
+
+
 class _Converter:
-    def __init__(self, max_chars: int, redactor: Any):
+    def __init__(self, max_chars: int, redactor: Any, max_items: int = MAX_ITEMS):
         self.max_chars = max_chars
+        self.max_items = max_items
+        self.key_text = redactor.redact_text if redactor is not None else None
         self.text = redactor.redact_text if redactor is not None else None
         self.hides = redactor.hides_key if redactor is not None else None
         self.hidden = redactor.placeholder if redactor is not None else None
@@ -68,14 +86,18 @@ class _Converter:
         kind = type(value)
         if kind is str:  # the common case first
             return self.string(value)
-        if value is None or kind is bool or kind is int:
+        if value is None or kind is bool:
             return value
+        if kind is int:
+            return value if -_INT_LIMIT < value < _INT_LIMIT else _big_int(value)
         if kind is float:
             return value if math.isfinite(value) else str(value)
         if isinstance(value, str):
             return self.string(str(value))
-        if isinstance(value, bool | int):
-            return int(value) if not isinstance(value, bool) else bool(value)
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return self.convert(int(value), depth)
         if isinstance(value, float):
             return float(value) if math.isfinite(value) else str(value)
         if isinstance(value, datetime.datetime | datetime.date | datetime.time):
@@ -85,11 +107,12 @@ class _Converter:
         if isinstance(value, uuid.UUID | PurePath):
             return str(value)
         if isinstance(value, bytes | bytearray | memoryview):
-            raw = bytes(value)
-            encoded = base64.b64encode(raw[: self.max_chars]).decode()
-            return {"__bytes__": len(raw), "base64": encoded if len(raw) <= self.max_chars else encoded + "...[truncated]"}
-        if _is_numpy(value):
-            return self.convert(value.tolist() if hasattr(value, "tolist") else value.item(), depth)
+            return self.binary(bytes(value))
+        module = kind.__module__
+        if module == "numpy":
+            return self.array(value, depth)
+        if module.startswith("pandas"):
+            return self.frame(value, depth)
         if depth >= MAX_DEPTH:
             return f"<max depth: {type(value).__name__}>"
         if id(value) in self.path:
@@ -102,34 +125,92 @@ class _Converter:
         finally:
             self.path.discard(id(value))
 
+    def binary(self, raw: bytes) -> dict:
+        """Bytes as base64, and as text when they decode, so a secret inside them is redacted too."""
+        head = raw[: self.max_chars]
+        out: dict[str, Any] = {"__bytes__": len(raw)}
+        try:
+            out["text"] = self.string(head.decode("utf-8"))
+        except UnicodeDecodeError:
+            text = head.decode("latin-1")  # any bytes: a secret inside is found as text
+            if self.text is not None and self.text(text) != text:
+                out["text_latin1"] = self.string(text)
+            else:
+                out["base64"] = base64.b64encode(head).decode()
+        if len(raw) > len(head):
+            out["cut"] = f"[truncated {len(raw) - len(head)} bytes]"
+        return out
+
+    def array(self, value: Any, depth: int) -> Any:
+        """A numpy scalar as its value; a small array as a list; a big one as shape, dtype and a head."""
+        size = getattr(value, "size", None)
+        if getattr(value, "ndim", 0) == 0 or size is None:
+            return self.convert(value.item() if hasattr(value, "item") else repr(value), depth)
+        if size <= self.max_items:
+            return self.convert(value.tolist(), depth)
+        return {"__array__": list(value.shape), "dtype": str(value.dtype),
+                "head": self.convert(value.reshape(-1)[:HEAD_ITEMS].tolist(), depth),
+                "cut": f"[summarised: {size} values]"}
+
+    def frame(self, value: Any, depth: int) -> Any:
+        """A DataFrame or Series as its shape, column types and first rows."""
+        shape = getattr(value, "shape", None)
+        head = getattr(value, "head", None)
+        if shape is None or head is None:
+            return self.string(repr(value))
+        rows = head(HEAD_ITEMS)
+        out = {"__frame__": list(shape), "type": type(value).__name__}
+        if hasattr(value, "dtypes") and hasattr(value.dtypes, "items"):
+            out["dtypes"] = {str(k): str(v) for k, v in list(value.dtypes.items())[: self.max_items]}
+        else:
+            out["dtype"] = str(getattr(value, "dtype", ""))
+        out["head"] = self.convert(rows.to_dict(), depth)
+        out["cut"] = f"[summarised: {shape[0]} rows]"
+        return out
+
     def container(self, value: Any, depth: int) -> Any:
         if isinstance(value, dict):
             out = {}
             hides, string, convert = self.hides, self.string, self.convert
-            for key, item in value.items():
+            items = value.items()
+            if len(value) > self.max_items:
+                items = list(items)[: self.max_items]
+                out["__cut__"] = f"[{len(value) - self.max_items} more keys cut]"
+            for key, item in items:
                 if type(key) is not str or len(key) > 1_000:
-                    key = truncate(str(key), 1_000)
+                    key = truncate(safe_text(key), 1_000)
+                if self.key_text is not None and len(key) >= 16:  # a secret used as a key
+                    key = self.key_text(key)
                 kind = type(item)
                 if hides is not None and hides(key) and item is not None and not (kind is str and not item):
                     out[key] = self.hidden
                 elif kind is str:  # the common leaves inline: this loop is the hot path
                     out[key] = string(item)
-                elif item is None or kind is int or kind is bool:
+                elif item is None or kind is bool or (kind is int and -_INT_LIMIT < item < _INT_LIMIT):
                     out[key] = item
                 else:
                     out[key] = convert(item, depth)
             return out
         if isinstance(value, list | tuple | set | frozenset):
             convert = self.convert
-            return [convert(v, depth) for v in value]
+            if len(value) <= self.max_items:
+                return [convert(v, depth) for v in value]
+            head = value[: self.max_items] if isinstance(value, list | tuple) else list(value)[: self.max_items]
+            return [convert(v, depth) for v in head] + [f"[{len(value) - self.max_items} more items cut]"]
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self.container({f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}, depth)
-        if hasattr(value, "model_dump") and not isinstance(value, type):  # pydantic, LangChain messages
+        if hasattr(value, "model_fields") and hasattr(value, "__iter__") and not isinstance(value, type):
+            # pydantic (LangChain messages, Documents): field by field, so cut fields are never copied whole
+            return self.container(dict(value), depth)
+        if hasattr(value, "model_dump") and not isinstance(value, type):
             return self.convert(value.model_dump(), depth)
         if hasattr(value, "to_json") and not isinstance(value, type):  # LangChain Serializable
             return self.convert(value.to_json(), depth)
         return self.string(repr(value))
 
 
-def _is_numpy(value: Any) -> bool:
-    return type(value).__module__ == "numpy"
+def _big_int(value: int) -> str:
+    """An integer past 64 bits as its digits (or its size, past Python's 4,300-digit str() limit)."""
+    if value.bit_length() > 14_000:
+        return f"<int of {value.bit_length()} bits>"
+    return str(value)

@@ -148,7 +148,7 @@ def _texts(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
+        return str(value) if not isinstance(value, int) or value.bit_length() < 14_000 else None
     if isinstance(value, dict):
         if len(value) == 1:
             return _texts(next(iter(value.values())))
@@ -215,13 +215,24 @@ def time_to_first_token_ms(run) -> float | None:
     return None
 
 
+def _safely(extract, *args):
+    """A derived field, or a marker when the object it reads from raises: the span is written either way."""
+    try:
+        return extract(*args)
+    except Exception as error:
+        return f"<unreadable: {type(error).__name__}>"
+
+
 def span_record(run, error_details: dict | None) -> dict[str, Any]:
     """The span dict (not yet serialized or redacted) for one finished run."""
     kind = kind_of(run)
     start, end = run.start_time, run.end_time
     latency = (end - start).total_seconds() * 1000 if start and end else None
-    params = invocation_params(run) if kind in ("llm", "chat_model") else None
-    usage = usage_of(run.outputs) if kind in ("llm", "chat_model") else None
+    model = kind in ("llm", "chat_model")
+    params = _safely(invocation_params, run) if model else None
+    params = params if isinstance(params, dict) else ({"unreadable": params} if model else None)
+    usage = _safely(usage_of, run.outputs) if model else None
+    usage = usage if isinstance(usage, dict) or usage is None else None
     error = None
     if run.error:
         error = error_details or {"type": run.error.split("(", 1)[0], "message": run.error.split("\n", 1)[0]}
@@ -240,18 +251,18 @@ def span_record(run, error_details: dict | None) -> dict[str, Any]:
         "status": "error" if run.error else "ok",
         "inputs": run.inputs,
         "outputs": run.outputs,
-        "input_text": input_text(run, kind),
-        "output_text": output_text(run, kind),
+        "input_text": _safely(input_text, run, kind),
+        "output_text": _safely(output_text, run, kind),
         "invocation_params": params,
         "usage": usage,
-        "time_to_first_token_ms": time_to_first_token_ms(run) if kind in ("llm", "chat_model") else None,
+        "time_to_first_token_ms": _safely(time_to_first_token_ms, run) if model else None,
         "error": error,
-        "attributes": _genai_attributes(kind, params, usage, run.outputs) if params is not None else {},
+        "attributes": _safely(_genai_attributes, kind, params, usage, run.outputs) if params is not None else {},
         "tags": list(run.tags or []),
         "metadata": (run.extra or {}).get("metadata") or {},
     }
     if kind in ("llm", "chat_model"):
-        record["tool_calls"] = tool_calls_of(run.outputs)
+        record["tool_calls"] = _safely(tool_calls_of, run.outputs)
     return record
 
 

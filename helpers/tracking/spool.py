@@ -20,7 +20,9 @@ import time
 import uuid
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from .redact import redact_logs
+
+log = redact_logs(logging.getLogger(__name__))
 
 TRACE_FILE = "langchain-trace.jsonl"
 META_FILE = "meta.json"
@@ -130,13 +132,14 @@ class Spool:
     def read(self, start: int, limit: int) -> bytes:
         """Up to `limit` bytes of whole lines from offset `start` (streamed from the file, not read whole)."""
         with self._lock:
+            data = b""
             if start < self.disk_bytes:
                 with open(self.path, "rb") as file:
                     file.seek(start - self._file_base)
                     data = file.read(min(limit, self.disk_bytes - start))
-            else:
-                begin = start - self.disk_bytes - self._memory_dropped
-                data = bytes(self._memory[begin : begin + limit])
+            if len(data) < limit and start + len(data) >= self.disk_bytes:  # the rest (the disk refused it)
+                begin = start + len(data) - self.disk_bytes - self._memory_dropped
+                data += bytes(self._memory[begin : begin + limit - len(data)])
         if len(data) == limit and not data.endswith(b"\n"):
             cut = data.rfind(b"\n")
             data = data[: cut + 1] if cut >= 0 else data  # one line bigger than the limit goes whole

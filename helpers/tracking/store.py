@@ -11,8 +11,9 @@ import time
 from typing import Protocol
 
 from .metrics import MetricsSnapshot
+from .redact import redact_logs
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 SEGMENTS_MEDIA_TYPE = "application/x-langchain-trace-segments"  # the artifact is a prefix of JSONL segments
 SEGMENT_MEDIA_TYPE = "application/jsonl"
@@ -50,7 +51,7 @@ def store_identity(session) -> dict:
     backend = getattr(session, "_local_sagemaker", None)
     region = getattr(getattr(session, "boto_session", None), "region_name", None)
     if backend is not None:
-        return {"backend": "local", "region": region, "folder": str(getattr(backend, "directory", ""))}
+        return {"backend": "local", "region": region, "folder": str(getattr(backend, "local_dir", ""))}
     account = None
     try:
         account = session.account_id()

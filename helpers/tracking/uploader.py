@@ -11,10 +11,11 @@ import threading
 import time
 
 from .metrics import RunMetrics
+from .redact import redact_logs
 from .spool import Spool
 from .store import TraceStore, segment_name
 
-log = logging.getLogger(__name__)
+log = redact_logs(logging.getLogger(__name__))
 
 SEGMENT_BYTES = 8 * 1024 * 1024  # one PutObject each; a backlog after an outage goes as several
 _IDLE_EXIT_S = 30.0  # an idle worker ends; the next request starts a new one

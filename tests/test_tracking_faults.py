@@ -1,0 +1,90 @@
+"""Faults outside S3 never reach the chain: an unwritable or full spool folder, an unprintable exception,
+lone surrogates read back into pandas. The warnings say what was kept where."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import uuid
+
+import pytest
+from langchain_core.language_models.fake import FakeListLLM
+from langchain_core.runnables import RunnableLambda
+
+from helpers.analysis import load_traces
+from helpers.analysis.traces import read_run_spans
+from helpers.experiments import Run
+from helpers.tracking import SageMakerCallbackHandler
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KB tmpfs (root only): the spool fills it after a few hundred spans."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_keeps_every_span_in_memory_and_says_so(local_session, full_disk, monkeypatch, caplog):
+    monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")
+    llm = FakeListLLM(responses=["ok"])
+    chain = RunnableLambda(lambda x: llm.invoke(str(x)) and x)
+    with caplog.at_level(logging.WARNING), Run(experiment_name="faults", run_name="full",
+                                               sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=full_disk)
+        for i in range(1_500):  # 3,000 spans, far past 64 KB
+            assert chain.invoke(i, config={"callbacks": [handler]}) == i
+    assert "No space left on device" in caplog.text and "kept in memory" in caplog.text
+    assert "safe" not in caplog.text  # no claim that the disk holds what it refused
+    spans = read_run_spans(local_session, "faults-full")
+    assert len(spans) == 3_000 and sorted(s["inputs"]["input"] for s in spans if s["parent_id"] is None) == list(range(1_500))
+
+
+def test_an_unwritable_spool_folder_does_not_stop_the_chain(local_session, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the spool folder should be")
+    with caplog.at_level(logging.WARNING), Run(experiment_name="faults", run_name="ro",
+                                               sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=blocker / "spool")
+        assert RunnableLambda(lambda x: x + 1).invoke(1, config={"callbacks": [handler]}) == 2
+    assert "cannot be written" in caplog.text and "kept in memory" in caplog.text
+    assert [s["outputs"]["output"] for s in read_run_spans(local_session, "faults-ro")] == [2]
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no str")
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def test_an_exception_that_cannot_be_printed_keeps_its_span_and_its_parents(local_session, spool_dir):
+    def fails(x):
+        raise Unprintable()
+
+    inner = RunnableLambda(fails, name="inner")
+    outer = RunnableLambda(lambda x: inner.invoke(x), name="outer")
+    with Run(experiment_name="faults", run_name="unprintable", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        with pytest.raises(Unprintable):
+            outer.invoke(1, config={"callbacks": [handler]})
+    spans = {s["name"]: s for s in read_run_spans(local_session, "faults-unprintable")}
+    assert set(spans) == {"inner", "outer"}
+    assert all(s["status"] == "error" and s["error"]["type"] == "Unprintable" for s in spans.values())
+    assert "str() raised" in spans["inner"]["error"]["message"]
+
+
+def test_lone_surrogates_load_into_pandas(local_session, spool_dir):
+    with Run(experiment_name="faults", run_name="surrogate", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        RunnableLambda(lambda x: x).invoke("bad \ud800 decode", config={"callbacks": [handler]})
+    frame = load_traces("faults", run_names=["surrogate"], sagemaker_session=local_session)
+    assert frame["input_text"].tolist() == ["bad \\ud800 decode"]
+    frame["input_text"].str.encode("utf-8")  # pandas can encode every cell
