@@ -14,18 +14,48 @@ BACKEND ?= auto
 EXPERIMENT ?= langchain-sagemaker-tracker
 TEMPERATURES ?= 0.0 0.1 0.5 0.9
 BUCKET ?=
+MODEL ?=
+ONLY ?=
 TRACKER ?= experiments
 TRACKING_URI ?=
 UI_PORT ?= 5000
 RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET)) \
+	$(if $(MODEL),--model $(MODEL)) $(if $(ONLY),--only $(ONLY)) \
 	--tracker $(TRACKER) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI))
+# Errors raised in the notebooks name make variables (LLM=offline), not notebook parameters.
+RUNNER = NOTEBOOK_HINTS=make $(BIN)/python -m helpers.notebook_runner
 
+# uv installs the same pins in seconds: the one on PATH, else uv $(UV_VERSION) bootstrapped into .venv with
+# pip; if neither works (no uv wheel for this platform, say), pip installs everything.
+UV_VERSION := 0.13.8
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@uv=$$(command -v uv || true); \
+	if [ -z "$$uv" ]; then $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)" && uv=$(BIN)/uv; fi; \
+	if [ -n "$$uv" ] && $$uv pip install --quiet -p $(BIN)/python -r requirements.txt \
+	        && $$uv pip install --quiet -p $(BIN)/python --no-deps -e .; then \
+	    echo "Installed requirements.txt into $(VENV) with $$($$uv --version)."; \
+	else \
+	    echo "uv unavailable or failed: installing with pip (slower)."; \
+	    $(BIN)/python -m pip install --quiet --upgrade pip \
+	    && $(BIN)/python -m pip install --quiet -r requirements.txt \
+	    && $(BIN)/python -m pip install --quiet --no-deps -e .; \
+	fi
 	@touch $(STAMP)
+
+# The browser tests (tests/browser.py) drive Debian's chromium through its chromedriver.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser
+browser: ## Install Debian's chromium and chromium-driver for the browser tests, if missing (apt-get, as root)
+	@if [ -x $(CHROMIUM) ] && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium and chromium-driver with apt-get ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	        chromium chromium-driver >/dev/null; \
+	else \
+	    echo "The browser tests need chromium and chromium-driver: sudo apt-get install chromium chromium-driver" \
+	         "(they are skipped without them)."; \
+	fi
 
 .PHONY: help
 help: ## List the targets
@@ -35,7 +65,7 @@ help: ## List the targets
 install: $(STAMP) ## Create .venv and install the pinned requirements
 
 .PHONY: test
-test: $(STAMP) ## Run the whole test suite (notebooks and drills included)
+test: $(STAMP) browser ## Run the whole test suite (notebooks, drills and browser tests included)
 	$(BIN)/python -m pytest -q
 
 .PHONY: test-fast
@@ -47,8 +77,16 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 	$(BIN)/ruff check .
 
 .PHONY: run-notebooks
-run-notebooks: $(STAMP) ## Run every notebook headless into build/ (LLM=, BACKEND=, EXPERIMENT=, BUCKET=, TRACKER=)
-	$(BIN)/python -m helpers.notebook_runner $(RUNNER_ARGS)
+MODEL ?=
+ONLY ?=
+TRACKER ?= experiments
+TRACKING_URI ?=
+UI_PORT ?= 5000
+RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET)) \
+	$(if $(MODEL),--model $(MODEL)) $(if $(ONLY),--only $(ONLY)) \
+	--tracker $(TRACKER) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI))
+# Errors raised in the notebooks name make variables (LLM=offline), not notebook parameters.
+RUNNER = NOTEBOOK_HINTS=make $(BIN)/python -m helpers.notebook_runner
 
 .PHONY: ui
 ui: $(STAMP) ## MLflow UI over the local MLflow store (.mlflow/) on http://127.0.0.1:$(UI_PORT)

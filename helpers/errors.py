@@ -16,7 +16,20 @@ log = logging.getLogger(__name__)
 
 SECRET_VARIABLES = ("OPENAI_API_KEY", "SERPAPI_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                     "AWS_ACCESS_KEY_ID", "AWS_BEARER_TOKEN_BEDROCK")
-_OFFLINE_HINT = "or use llm_provider='offline'"
+HINTS_VARIABLE = "NOTEBOOK_HINTS"  # "make": hints name make variables (LLM=offline), else notebook parameters
+_MAKE_NAMES = {"llm_provider": "LLM", "backend": "BACKEND", "model_name": "MODEL", "experiment_name": "EXPERIMENT",
+               "bucket": "BUCKET", "only": "ONLY"}
+
+
+def setting(parameter: str, value: str) -> str:
+    """How the user sets a notebook parameter, in the spelling they used: LLM=offline for make, else llm_provider='offline'."""
+    if os.environ.get(HINTS_VARIABLE) == "make" and parameter in _MAKE_NAMES:
+        return f"{_MAKE_NAMES[parameter]}={value}"
+    return f"{parameter}={value!r}"
+
+
+def _offline_hint() -> str:
+    return f"or use {setting('llm_provider', 'offline')}"
 
 
 class ProviderError(RuntimeError):
@@ -28,6 +41,14 @@ class ProviderError(RuntimeError):
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing the traceback: the notebook shows one line.
         return [f"{type(self).__name__}: {self}"]
+
+
+class ParameterError(ProviderError, ValueError):
+    """A notebook parameter (or make variable) that cannot work, said in one line before anything runs."""
+
+
+class BackendError(ProviderError):
+    """A configuration problem with the SageMaker backend (credentials, region, profile), said in one line."""
 
 
 def scrub_secrets(text: str, extra: Iterable[str] = ()) -> str:
@@ -69,7 +90,7 @@ def _describe_openai(error: BaseException) -> str | None:
     where = safe_url(os.environ.get("OPENAI_BASE_URL")) or "https://api.openai.com/v1"
     if isinstance(error, openai.AuthenticationError):
         return (f"OPENAI_API_KEY was rejected by the server at {where} (HTTP 401). "
-                f"Export a valid key, {_OFFLINE_HINT}.")
+                f"Export a valid key, {_offline_hint()}.")
     if isinstance(error, openai.PermissionDeniedError):
         return f"The server at {where} refused this key access (HTTP 403). Check the key's project and permissions."
     if isinstance(error, openai.NotFoundError):
@@ -79,9 +100,9 @@ def _describe_openai(error: BaseException) -> str | None:
         return f"The server at {where} is rate limiting this key or it has no quota left (HTTP 429). Wait, or check billing."
     if isinstance(error, openai.APIConnectionError):  # APITimeoutError is one too
         return (f"Could not reach the OpenAI-compatible server at {where} (OPENAI_BASE_URL sets it). "
-                f"Check the URL and that the server is running, {_OFFLINE_HINT}.")
+                f"Check the URL and that the server is running, {_offline_hint()}.")
     if type(error) is openai.OpenAIError and ("OPENAI_API_KEY" in str(error) or "api_key" in str(error)):
-        return f"OPENAI_API_KEY is not set. Export it, {_OFFLINE_HINT}."
+        return f"OPENAI_API_KEY is not set. Export it, {_offline_hint()}."
     return None
 
 
@@ -92,13 +113,13 @@ def _describe_botocore(error: BaseException) -> str | None:
         return None
     if isinstance(error, boto.NoCredentialsError | boto.PartialCredentialsError):
         return ("No AWS credentials were found for Bedrock. Configure them (aws configure, AWS_PROFILE, "
-                f"or a role), {_OFFLINE_HINT}.")
+                f"or a role), {_offline_hint()}.")
     if isinstance(error, boto.NoRegionError):
-        return "Bedrock needs a region: set AWS_REGION (e.g. us-east-1)."
+        return "Bedrock needs a region: set AWS_REGION or AWS_DEFAULT_REGION (e.g. us-east-1)."
     if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
         endpoint = safe_url(getattr(error, "kwargs", {}).get("endpoint_url")) or "the Bedrock endpoint"
         return (f"Could not reach the AWS Bedrock endpoint {endpoint}. Check AWS_REGION and the network, "
-                f"{_OFFLINE_HINT}.")
+                f"{_offline_hint()}.")
     if isinstance(error, boto.ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("AccessDeniedException", "AccessDenied"):
@@ -107,10 +128,11 @@ def _describe_botocore(error: BaseException) -> str | None:
         if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
                     "InvalidClientTokenId", "SignatureDoesNotMatch"):
             return (f"AWS rejected the credentials ({code}). Refresh them (AWS_PROFILE, AWS_ACCESS_KEY_ID / "
-                    f"AWS_SECRET_ACCESS_KEY, or aws sso login), {_OFFLINE_HINT}.")
+                    f"AWS_SECRET_ACCESS_KEY, or aws sso login), {_offline_hint()}.")
         if code == "ResourceNotFoundException" or (code == "ValidationException"
                                                    and "model identifier" in str(error).lower()):
-            return f"Bedrock does not offer this model in this region ({code}). Set model_name or AWS_REGION."
+            return (f"Bedrock does not offer this model in this region ({code}). Set "
+                    f"{setting('model_name', '<a Bedrock model id>')} or AWS_REGION.")
     return None
 
 

@@ -9,7 +9,7 @@ import logging
 import os
 from typing import Any
 
-from .errors import ProviderError, safe_url
+from .errors import ParameterError, ProviderError, safe_url, setting
 from .offline_model import OfflineChatModel, OfflineLLM
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,13 @@ DEFAULT_MODELS = {
 }
 
 
+_OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "text-davinci", "davinci", "babbage", "chatgpt")
+
+
 def resolve_provider(provider: str = "auto") -> str:
     """The concrete provider: 'auto' is openai when OPENAI_API_KEY is set, otherwise offline."""
     if provider not in PROVIDERS:
-        raise ValueError(f"llm_provider must be one of {', '.join(PROVIDERS)}; got {provider!r}.")
+        raise ParameterError(f"{setting('llm_provider', provider)} is not a provider: use one of {', '.join(PROVIDERS)}.")
     if provider != "auto":
         return provider
     chosen = "openai" if os.environ.get("OPENAI_API_KEY") else "offline"
@@ -40,7 +43,8 @@ def make_model(provider: str = "auto", *, kind: str = "chat", model_name: str | 
     """A LangChain chat model (kind="chat") or completion LLM (kind="completion") from the provider.
 
     Extra hparams (max_tokens, max_retries, timeout, ...) go to the model class unchanged.
-    Bedrock has no completion models in its Converse API, so both kinds give ChatBedrockConverse there.
+    model_name None: the provider's default for the kind (DEFAULT_MODELS). Bedrock has no completion models
+    in its Converse API, so both kinds give ChatBedrockConverse there, with Claude 3 Haiku by default.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}.")
@@ -52,6 +56,10 @@ def make_model(provider: str = "auto", *, kind: str = "chat", model_name: str | 
         # never pretends to be, say, gpt-3.5-turbo-instruct.
         return cls(**common)
     model_name = model_name or DEFAULT_MODELS[(provider, kind)]
+    if provider == "bedrock" and model_name.startswith(_OPENAI_PREFIXES):
+        raise ParameterError(
+            f"{model_name!r} is an OpenAI model; Bedrock needs a Bedrock model id: set "
+            f"{setting('model_name', DEFAULT_MODELS[('bedrock', kind)])} (or leave it unset for that default).")
     if provider == "openai":
         return _openai_model(kind, model_name, common)
     return _bedrock_model(model_name, common)
@@ -60,7 +68,7 @@ def make_model(provider: str = "auto", *, kind: str = "chat", model_name: str | 
 def _openai_model(kind: str, model_name: str, common: dict):
     if not os.environ.get("OPENAI_API_KEY"):
         raise ProviderError("OPENAI_API_KEY is not set. Export it (any value works for a local OpenAI-compatible "
-                            "server), or use llm_provider='offline'.")
+                            f"server), or use {setting('llm_provider', 'offline')}.")
     from langchain_openai import ChatOpenAI, OpenAI
 
     # vLLM, Ollama and LM Studio speak the same API: OPENAI_BASE_URL points the client at them.
@@ -72,9 +80,11 @@ def _openai_model(kind: str, model_name: str, common: dict):
 
 
 def _bedrock_model(model_name: str, common: dict):
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    from .aws_environment import botocore_session, region_of
+
+    region = common.get("region_name") or region_of(botocore_session())  # AWS_REGION, AWS_DEFAULT_REGION, profile
     if not region and "region_name" not in common:
-        raise ProviderError("Bedrock needs a region: set AWS_REGION (e.g. us-east-1).")
+        raise ProviderError("Bedrock needs a region: set AWS_REGION or AWS_DEFAULT_REGION (e.g. us-east-1).")
     from langchain_aws import ChatBedrockConverse
 
     return ChatBedrockConverse(model=model_name, **{"region_name": region, **common})

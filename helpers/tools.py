@@ -126,7 +126,20 @@ def calculate(expression: str) -> str:
         return f"Error: {error}"
     if isinstance(result, float):
         return f"{result:.6g}" if abs(result) < 1e15 else f"{result:.6e}"
+    if result.bit_length() > _STR_BITS:  # str() refuses integers past sys.get_int_max_str_digits() digits
+        return _scientific(result)
     return str(result)
+
+
+_STR_BITS = 12_000  # about 3,600 digits, under Python's default limit of 4,300 for str(int)
+
+
+def _scientific(value: int) -> str:
+    """A huge integer as '1.234567e+8588 (8,589 digits)', computed from its logarithm."""
+    log = math.log10(abs(value))
+    exponent = math.floor(log)
+    mantissa = 10 ** (log - exponent)
+    return f"{'-' if value < 0 else ''}{mantissa:.6f}e+{exponent} (an integer of {exponent + 1:,} digits)"
 
 
 @lru_cache(maxsize=1)

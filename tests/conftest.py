@@ -22,8 +22,9 @@ if settings is not None:
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SAGEMAKER_TRACKING_STRICT", "1")
-# boto3's credential chain would otherwise probe the EC2 metadata address (169.254.169.254) in
-# "auto" mode; tests and the notebook kernels they start talk to loopback only.
+# "auto" asks the EC2 metadata address only where there is a sign of EC2 (helpers.aws_environment.on_ec2);
+# on an EC2 CI host that would find the host's role, so tests opt out. test_notebooks runs its kernels
+# without this variable and audits that they make no outside connection.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 for name in ("OPENAI_API_KEY", "SERPAPI_API_KEY", "OPENAI_BASE_URL"):
     os.environ.pop(name, None)

@@ -44,8 +44,8 @@ def test_runs_and_spans_with_bad_input_reported_per_run(local_session, tmp_path,
     assert {"temperature", "total_tokens", "total_tokens_max", "trace_uri"} <= set(runs.columns)
 
     with caplog.at_level("WARNING"):
-        spans = load_traces(EXPERIMENT, sagemaker_session=local_session)
-    status = dict(spans.attrs["run_status"][["run_name", "trace_status"]].values)
+        spans, run_status = load_traces(EXPERIMENT, sagemaker_session=local_session, with_status=True)
+    status = dict(run_status[["run_name", "trace_status"]].values)
     assert status == {"good": "ok", "damaged": "skipped_lines (2)", "no-trace": "no_trace"}
     assert "damaged" in caplog.text
     good_spans = spans[spans["run_name"] == "good"]
@@ -59,8 +59,8 @@ def test_runs_and_spans_with_bad_input_reported_per_run(local_session, tmp_path,
     assert html.index("step-0") < html.index("step-1") and "&lt;in 1&gt;" in html and "<in 1>" not in html
 
     fig = plot_runs(runs, metrics=("total_tokens",), by="temperature")
-    heights = [bar.get_height() for bar in fig.axes[0].patches]
-    assert heights == [1.0, 5.0, 9.0]
+    widths = [bar.get_width() for bar in fig.axes[0].patches]
+    assert widths == [1.0, 5.0, 9.0]
 
 
 def test_a_missing_object_is_reported_not_raised(local_session, tmp_path):
@@ -68,9 +68,9 @@ def test_a_missing_object_is_reported_not_raised(local_session, tmp_path):
     runs = load_runs(EXPERIMENT, sagemaker_session=local_session)
     bucket, key = runs["trace_uri"][0][5:].split("/", 1)
     local_session.boto_session.client("s3").delete_object(Bucket=bucket, Key=key)
-    spans = load_traces(EXPERIMENT, sagemaker_session=local_session)
-    assert spans.empty
-    assert spans.attrs["run_status"]["trace_status"][0] == "missing_object (NoSuchKey)"
+    spans, status = load_traces(EXPERIMENT, sagemaker_session=local_session, with_status=True)
+    assert spans.empty and spans.attrs == {}
+    assert status["trace_status"][0] == "missing_object (NoSuchKey)"
 
 
 def test_runs_sharing_a_temperature_share_a_bar():
@@ -78,8 +78,9 @@ def test_runs_sharing_a_temperature_share_a_bar():
 
     runs = pd.DataFrame({"run_name": ["a", "b", "c"], "temperature": [0.1, 0.1, 0.5], "total_tokens": [10, 200, 4]})
     fig = plot_runs(runs, metrics=("total_tokens",), by="temperature")
-    assert [bar.get_height() for bar in fig.axes[0].patches] == [105.0, 4.0]
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0.1", "0.5"]
+    assert [bar.get_width() for bar in fig.axes[0].patches] == [105.0, 4.0]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["0.1", "0.5"]
+    assert fig.axes[0].get_xlabel() == "total_tokens (tokens)" and "n=2" in [t.get_text() for t in fig.axes[0].texts]
 
 
 def test_an_experiment_with_no_runs_says_where_it_looked(local_session, local_dir, caplog):

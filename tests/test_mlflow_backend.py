@@ -116,11 +116,12 @@ def test_load_runs_and_load_traces_have_the_experiments_columns(tracking, spool_
     assert set(wanted) <= set(ml_runs.columns) and set(wanted) <= set(sm_runs.columns)
     for column in ("run_name", "model_name", "temperature", "llm_calls", "input_tokens", "output_tokens"):
         assert ml_runs[column].iloc[0] == sm_runs[column].iloc[0], column
-    ml_spans, sm_spans = load_traces("exp-same", sagemaker_session=tracking), load_traces("exp-same", sagemaker_session=local_session)
+    ml_spans, ml_status = load_traces("exp-same", sagemaker_session=tracking, with_status=True)
+    sm_spans = load_traces("exp-same", sagemaker_session=local_session)
     assert list(ml_spans.columns) == list(sm_spans.columns)
     assert ml_spans["name"].tolist() == sm_spans["name"].tolist()
     assert ml_spans["output_text"].tolist() == sm_spans["output_text"].tolist()
-    assert ml_spans.attrs["run_status"]["trace_status"].tolist() == ["ok"]
+    assert ml_status["trace_status"].tolist() == ["ok"]
 
 
 def test_a_rerun_of_a_run_name_appends_to_the_same_mlflow_run(tracking, spool_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,23 +20,45 @@ def notebooks() -> dict[str, Path]:
     return {p.stem.split("_", 1)[0]: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
 
 
+# What a newcomer has: no AWS variables, an empty HOME, no keys. AWS_EC2_METADATA_DISABLED is not set either:
+# "auto" must decide on its own that there is no metadata endpoint to ask.
+_NEWCOMER_DROPS = ("AWS_EC2_METADATA_DISABLED", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
+                   "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                   "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_REGION", "AWS_DEFAULT_REGION", "SAGEMAKER_BACKEND",
+                   "SAGEMAKER_LOCAL_DIR", "OPENAI_API_KEY", "SERPAPI_API_KEY")
+
+
 @pytest.fixture(scope="module")
 def executed(notebooks, tmp_path_factory):
-    """Runs 01-04 once for the module, in order, into one experiment."""
-    import papermill
+    """`make run-notebooks`' code path once for the module (the runner, real kernels, backend and LLM "auto"),
+    with every process's connections and name lookups audited; returns the executed copies and the audit."""
+    import subprocess
+    import sys
 
+    from helpers.aws_environment import on_ec2
+
+    if on_ec2():
+        pytest.skip("on EC2 the metadata endpoint is a real credential source: auto asks it, as it should")
     out = tmp_path_factory.mktemp("executed")
-    local_dir = out / "sagemaker-local"
-    results = {}
-    for key in ("01", "02", "03", "04"):
-        params = {"experiment_name": EXPERIMENT, "backend": "local", "local_dir": str(local_dir)}
-        if key != "04":
-            params["llm_provider"] = "offline"
-        target = out / notebooks[key].name
-        papermill.execute_notebook(str(notebooks[key]), str(target), parameters=params,
-                                   cwd=str(notebooks[key].parent), kernel_name="python3", progress_bar=False)
-        results[key] = target
-    return results, open_session("local", local_dir=local_dir)
+    local_dir, audit, home = out / "sagemaker-local", out / "network.log", out / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in _NEWCOMER_DROPS}
+    env.update(HOME=str(home), AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"), NETWORK_AUDIT_LOG=str(audit),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "network_audit"), env.get("PYTHONPATH", "")]))
+    ran = subprocess.run([sys.executable, "-m", "helpers.notebook_runner", "--experiment", EXPERIMENT,
+                          "--local-dir", str(local_dir), "--output-dir", str(out / "build"), "--no-html"],
+                         cwd=out, env=env, capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    results = {key: out / "build" / notebooks[key].name for key in ("01", "02", "03", "04")}
+    return results, open_session("local", local_dir=local_dir), audit.read_text().splitlines()
+
+
+def test_the_default_mode_makes_no_connection_outside_the_machine(executed):
+    *_, audit = executed
+    started = [line for line in audit if line.startswith("started")]
+    assert sum("ipykernel" in line for line in started) == 4, started  # the hook ran in every kernel
+    assert [line for line in audit if not line.startswith("started")] == []
 
 
 def trace(session, run_name):
@@ -58,7 +81,7 @@ def outputs_text(path: Path) -> str:
 
 
 def test_scenario_1_records_the_seed_prompt_and_the_answer(executed):
-    results, session = executed
+    results, session, _ = executed
     spans = trace(session, "run-scenario-1")
     llm = [s for s in spans if s["kind"] == "llm"]
     assert len(llm) == 1 and llm[0]["input_text"] == "tell me a joke about fish"
@@ -67,7 +90,7 @@ def test_scenario_1_records_the_seed_prompt_and_the_answer(executed):
 
 
 def test_scenario_2_chains_two_llm_calls(executed):
-    _, session = executed
+    _, session, _ = executed
     spans = trace(session, "run-scenario-2")
     llm = [s for s in spans if s["kind"] == "llm"]
     assert len(llm) == 2
@@ -78,7 +101,7 @@ def test_scenario_2_chains_two_llm_calls(executed):
 
 
 def test_scenario_3_agent_calls_both_tools_and_answers(executed):
-    results, session = executed
+    results, session, _ = executed
     spans = trace(session, "run-scenario-3")
     tools = [s for s in spans if s["kind"] == "tool"]
     assert [t["name"] for t in tools] == ["web_search", "calculator"]
@@ -88,7 +111,7 @@ def test_scenario_3_agent_calls_both_tools_and_answers(executed):
 
 
 def test_parameters_and_metrics_are_in_the_experiment(executed):
-    _, session = executed
+    _, session, _ = executed
     frame = ExperimentAnalytics(experiment_name=EXPERIMENT, sagemaker_session=session).dataframe()
     rows = {r["DisplayName"].removeprefix(f"{EXPERIMENT}-"): r for _, r in frame.iterrows()}
     assert set(rows) == {"run-scenario-1", "run-scenario-2", "run-scenario-3"}
@@ -99,7 +122,7 @@ def test_parameters_and_metrics_are_in_the_experiment(executed):
 
 
 def test_compare_notebook_shows_every_run(executed):
-    results, _ = executed
+    results, *_ = executed
     text = outputs_text(results["04"])
     for name in ("run-scenario-1", "run-scenario-2", "run-scenario-3"):
         assert name in text
@@ -164,3 +187,14 @@ def test_a_missing_key_fails_the_run_with_one_clear_message(notebooks, tmp_path,
     session = open_session("local", local_dir=local_dir)
     tc = session.sagemaker_client.describe_trial_component(TrialComponentName=f"{EXPERIMENT}-no-key")
     assert tc["Status"]["PrimaryStatus"] == "Failed" and "OPENAI_API_KEY" in tc["Status"]["Message"]
+
+
+def test_log_lines_are_plain_output_not_error_boxes(executed):
+    import nbformat
+
+    results, *_ = executed
+    for path in results.values():
+        outputs = [o for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+        stderr = [o.get("text", "") for o in outputs if o.get("name") == "stderr"]
+        assert not any("INFO" in text for text in stderr), (path.name, stderr)
+        assert any("SageMaker backend: local stand-in" in o.get("text", "") for o in outputs if o.get("name") == "stdout")

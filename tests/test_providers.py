@@ -35,10 +35,22 @@ def test_auto_is_openai_only_when_a_key_is_set(monkeypatch, caplog):
 
 
 def test_bad_provider_or_kind_names_the_valid_values():
-    with pytest.raises(ValueError, match=r"auto, offline, openai, bedrock; got 'anthropic'"):
+    with pytest.raises(ValueError, match=r"llm_provider='anthropic' is not a provider: use one of auto, offline, openai, bedrock"):
         make_model("anthropic")
     with pytest.raises(ValueError, match=r"chat, completion; got 'embedding'"):
         make_model("offline", kind="embedding")
+
+
+def test_bedrock_refuses_an_openai_model_name_and_defaults_per_kind(monkeypatch):
+    from helpers.errors import ParameterError
+    from helpers.providers import DEFAULT_MODELS
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("NOTEBOOK_HINTS", "make")
+    with pytest.raises(ParameterError, match=r"'gpt-4o-mini' is an OpenAI model.*MODEL=anthropic\."):
+        make_model("bedrock", kind="chat", model_name="gpt-4o-mini")
+    for kind in ("chat", "completion"):
+        assert make_model("bedrock", kind=kind).model_id == DEFAULT_MODELS[("bedrock", kind)]
 
 
 def test_offline_models_carry_the_hyperparameters(monkeypatch):

@@ -247,3 +247,11 @@ def test_serpapi_unreachable_or_not_json(monkeypatch):
         monkeypatch.setenv("SERPAPI_BASE_URL", server.base_url)
         with pytest.raises(ProviderError, match="SerpAPI answered HTTP 502 without JSON"):
             make_tools()[0].invoke({"query": "q"})
+
+
+def test_an_integer_past_pythons_str_limit_is_answered_not_raised():
+    from helpers.tools import calculate
+
+    assert calculate("9**9000") == "1.522597e+8588 (an integer of 8,589 digits)"
+    assert calculate("-(9**9000)").startswith("-1.522597e+8588")
+    assert calculate("2**100") == str(2**100)

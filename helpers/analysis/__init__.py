@@ -1,8 +1,10 @@
 """Reading an experiment back: runs and spans as DataFrames, a trace view, and comparison plots."""
 
-from .plots import plot_runs, plot_span_latency
-from .runs import load_runs
+from .plots import plot_runs, plot_span_latency, plot_temperature_sweeps
+from .runs import latency_caveat, load_runs, parameter_columns, temperature_sweeps
+from .trace_file import save_trace
 from .traces import load_traces, parse_trace
 from .view import show_trace, trace_html
 
-__all__ = ["load_runs", "load_traces", "parse_trace", "plot_runs", "plot_span_latency", "show_trace", "trace_html"]
+__all__ = ["load_runs", "load_traces", "parse_trace", "plot_runs", "plot_span_latency", "show_trace", "trace_html",
+           "latency_caveat", "parameter_columns", "save_trace", "plot_temperature_sweeps", "temperature_sweeps"]

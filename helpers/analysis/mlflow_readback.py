@@ -64,8 +64,8 @@ def _number(value: str):
     return value
 
 
-def load_traces(experiment_name: str, tracker, run_names: list[str] | None = None) -> pd.DataFrame:
-    """One row per span across the runs (COLUMNS of span_table); attrs['run_status'] as for Experiments."""
+def load_traces(experiment_name: str, tracker, run_names: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per span across the runs (COLUMNS of span_table), and one row per run saying how it loaded."""
     from .traces import parse_trace  # noqa: PLC0415
 
     client = tracker.client()
@@ -87,9 +87,7 @@ def load_traces(experiment_name: str, tracker, run_names: list[str] | None = Non
     if not statuses:
         log.warning("Experiment %r has no runs%s in MLflow at %s.", experiment_name,
                     f" named {', '.join(run_names)}" if run_names else "", tracker.tracking_uri)
-    frame = span_frame(columns)
-    frame.attrs["run_status"] = pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
-    return frame
+    return span_frame(columns), pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
 
 
 def _segments(client, run_id: str, artifact_path: str) -> list[str]:

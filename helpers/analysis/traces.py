@@ -188,15 +188,19 @@ def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict
 
 
 def load_traces(experiment_name: str | None = None, run_names: list[str] | None = None,
-                sagemaker_session=None, max_workers: int = 16, progress: bool | None = None) -> pd.DataFrame:
-    """One row per span across the runs; df.attrs['run_status'] says how each run's trace loaded.
+                sagemaker_session=None, max_workers: int = 16, progress: bool | None = None,
+                with_status: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per span across the runs, a plain DataFrame.
 
+    with_status=True: also a frame of one row per run (run_name, trace_status, spans) saying how its trace
+    loaded ("ok", "no_trace", "missing_object (...)", "skipped_lines (n)", ...): spans, status = load_traces(...).
     progress: show a progress bar (default: when there are 20 runs or more).
     """
     if not experiment_name:
         raise ValueError("load_traces needs experiment_name (and optionally run_names to pick runs).")
     if mlflow_readback.is_mlflow(sagemaker_session):  # an MLflow tracker: the same columns from its artifacts
-        return mlflow_readback.load_traces(experiment_name, sagemaker_session, run_names)
+        frame, status = mlflow_readback.load_traces(experiment_name, sagemaker_session, run_names)
+        return (frame, status) if with_status else frame
     session = sagemaker_session or open_session()
     tcs = iter_trial_components(session, experiment_name)
     if run_names is not None:
@@ -222,5 +226,6 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
         log.warning("Experiment %r has no runs%s here (%s).", experiment_name,
                     f" named {', '.join(run_names)}" if run_names else "", where(session))
     frame = span_frame(columns)
-    frame.attrs["run_status"] = pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
-    return frame
+    if not with_status:
+        return frame
+    return frame, pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])

@@ -12,7 +12,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from mlflow.entities import SpanEvent, SpanStatus, SpanStatusCode, SpanType, TraceInfo, TraceLocation, TraceState
+from mlflow.entities import (
+    SpanEvent,
+    SpanStatus,
+    SpanStatusCode,
+    SpanType,
+    TraceInfo,
+    TraceLocation,
+    TraceState,
+)
 from mlflow.entities.span import LiveSpan
 from mlflow.entities.trace_data import TraceData
 from mlflow.tracing.constant import (

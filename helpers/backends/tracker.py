@@ -89,9 +89,9 @@ def mlflow_run(experiment_name: str, run_name: str, tracking: MlflowTracking):
     quoted = run_name.replace("'", "\\'")
     earlier = client.search_runs([experiment_id], f"tags.`mlflow.runName` = '{quoted}'", max_results=1)
     if earlier:
-        run = mlflow.start_run(run_id=earlier[0].info.run_id)
+        run = MlflowRun(mlflow.start_run(run_id=earlier[0].info.run_id))
     else:
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+        run = MlflowRun(mlflow.start_run(experiment_id=experiment_id, run_name=run_name))
     status = "FINISHED"
     try:
         with run:
@@ -107,6 +107,33 @@ def mlflow_run(experiment_name: str, run_name: str, tracking: MlflowTracking):
         link = ui_link(tracking.tracking_uri, experiment_id, run.info.run_id)
         if link:
             log.info("MLflow run %s (%s): %s", run_name, status.lower(), link)
+
+
+class MlflowRun:
+    """The ActiveRun of mlflow.start_run(), plus the SageMaker Run's log_parameters (the notebooks call it)."""
+
+    def __init__(self, active):
+        self._active = active
+        self.info, self.data = active.info, active.data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._active.__exit__(*exc)
+
+    def log_parameters(self, parameters: dict) -> None:
+        """New names as MLflow params; a changed value (params are write-once) as a langchain.param.<name> tag."""
+        from .mlflow_store import MlflowStore  # noqa: PLC0415
+
+        store = MlflowStore(mlflow_tracking_uri(), self.info.experiment_id, self.info.run_id, "langchain-trace")
+        store.put_params(parameters)
+
+
+def mlflow_tracking_uri() -> str:
+    import mlflow  # noqa: PLC0415
+
+    return mlflow.get_tracking_uri()
 
 
 def _send_traces(run) -> None:

@@ -62,7 +62,7 @@ class SageMakerCallbackHandler(BaseTracer):
                  **kwargs: Any):
         # "original+chat" makes BaseTracer record chat models as messages, not flattened prompts.
         super().__init__(_schema_format="original+chat", **kwargs)
-        if store is None and type(run).__module__.startswith("mlflow"):  # an MLflow run: its own store
+        if store is None and getattr(getattr(run, "info", None), "run_id", None):  # an MLflow run: its own store
             from ..backends.mlflow_store import MlflowStore, is_mlflow_run  # noqa: PLC0415
 
             store = MlflowStore.for_run(run, artifact_name) if is_mlflow_run(run) else None

@@ -1,0 +1,29 @@
+"""save_trace: a run's trace artifact as a local JSON Lines file, from AWS or the stand-in alike.
+
+The stand-in stores objects under hashed names (see the README), so this is the way to get at one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..experiments import open_session
+
+
+def save_trace(experiment_name: str, run_name: str, to: str | Path | None = None, sagemaker_session=None) -> Path:
+    """Download the run's langchain-trace artifact to `to` (default: ./<run_name>.langchain-trace.jsonl)."""
+    session = sagemaker_session or open_session()
+    client = session.sagemaker_client
+    name = f"{experiment_name}-{run_name}"
+    try:
+        tc = client.describe_trial_component(TrialComponentName=name)
+    except client.exceptions.ResourceNotFound:
+        tc = client.describe_trial_component(TrialComponentName=name.lower())  # Run lower-cases names
+    artifact = (tc.get("OutputArtifacts") or {}).get("langchain-trace")
+    if not artifact:
+        raise ValueError(f"Run {run_name!r} of {experiment_name!r} has no langchain-trace artifact.")
+    bucket, _, key = artifact["Value"].removeprefix("s3://").partition("/")
+    target = Path(to or f"{run_name}.langchain-trace.jsonl")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return target
