@@ -15,8 +15,12 @@ EXPERIMENT ?= langchain-sagemaker-tracker
 BUCKET ?=
 MODEL ?=
 ONLY ?=
+TRACKER ?= experiments
+TRACKING_URI ?=
+UI_PORT ?= 5000
 RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET)) \
-	$(if $(MODEL),--model $(MODEL)) $(if $(ONLY),--only $(ONLY))
+	$(if $(MODEL),--model $(MODEL)) $(if $(ONLY),--only $(ONLY)) \
+	--tracker $(TRACKER) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI))
 # Errors raised in the notebooks name make variables (LLM=offline), not notebook parameters.
 RUNNER = NOTEBOOK_HINTS=make $(BIN)/python -m helpers.notebook_runner
 
@@ -72,8 +76,12 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 	$(BIN)/ruff check .
 
 .PHONY: run-notebooks
-run-notebooks: $(STAMP) ## Run the notebooks headless into build/ (LLM=, MODEL=, BACKEND=, EXPERIMENT=, BUCKET=, ONLY=04)
+run-notebooks: $(STAMP) ## Run the notebooks headless into build/ (LLM=, MODEL=, BACKEND=, TRACKER=, EXPERIMENT=, BUCKET=, ONLY=04)
 	$(RUNNER) $(RUNNER_ARGS)
+
+.PHONY: ui
+ui: $(STAMP) ## MLflow UI over the local MLflow store (.mlflow/) on http://127.0.0.1:$(UI_PORT)
+	$(BIN)/python -m helpers.backends.ui --port $(UI_PORT)
 
 # Sweeps: GRID= a YAML/TOML grid file, SET="temperature=0,0.5 prompt=plain", WORKERS= processes (default: cores)
 GRID ?= sweeps/default.yaml
@@ -104,4 +112,4 @@ test-sdk-v2: ## Run the stand-in and tracking tests with SageMaker SDK v2 in its
 
 .PHONY: clean
 clean: ## Remove build/ and the local SageMaker store
-	rm -rf build .sagemaker-local .trace-spool .eval-spool notebooks/.sagemaker-local notebooks/.trace-spool notebooks/.eval-spool
+	rm -rf build .sagemaker-local .trace-spool .eval-spool .mlflow notebooks/.sagemaker-local notebooks/.trace-spool notebooks/.eval-spool

@@ -76,6 +76,10 @@ def plan(args) -> list[tuple[str, dict]]:
     if args.bucket:
         common["bucket"] = args.bucket
     model = {"llm_provider": args.llm, **({"model_name": args.model} if getattr(args, "model", None) else {})}
+    if getattr(args, "tracker", "experiments") != "experiments":
+        common["tracker"] = args.tracker
+    if getattr(args, "tracking_uri", None):
+        common["tracking_uri"] = args.tracking_uri
     if args.sweep:
         jobs = [("01_single_llm", {**common, **model, "temperature": t, "run_name": sweep_run_name(t)})
                 for t in args.sweep]
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", default=str(ROOT / "build"))
     parser.add_argument("--local-dir", default=os.environ.get("SAGEMAKER_LOCAL_DIR") or str(ROOT / ".sagemaker-local"))
     parser.add_argument("--bucket", help="S3 bucket for the traces (default: the SDK's sagemaker-<region>-<account>)")
+    parser.add_argument("--tracker", default=os.environ.get("TRACKER") or "experiments", choices=["experiments", "mlflow"])
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI or MLflow App ARN (tracker mlflow; default .mlflow/)")
     parser.add_argument("--no-html", action="store_true")
     args = parser.parse_args(argv)
     logging.getLogger("papermill").setLevel(logging.WARNING)  # our own lines say which notebook runs

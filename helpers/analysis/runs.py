@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 
 from ..experiments import ExperimentAnalytics, open_session
+from . import mlflow_readback
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,12 @@ def tidy(frame: pd.DataFrame, experiment_name: str) -> pd.DataFrame:
 
 
 def load_runs(experiment_name: str, sagemaker_session=None) -> pd.DataFrame:
-    """One row per run: parameters, metrics (latest value and _min/_max/_avg...), trace_uri."""
+    """One row per run: parameters, metrics (latest value and _min/_max/_avg...), trace_uri.
+
+    sagemaker_session may be an MLflow tracker (helpers.backends.open_tracker("mlflow")): the same columns.
+    """
+    if mlflow_readback.is_mlflow(sagemaker_session):
+        return mlflow_readback.load_runs(experiment_name, sagemaker_session)
     session = sagemaker_session or open_session()
     frame, name = experiment_frame(experiment_name, session)
     if frame.empty:

@@ -15,6 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..experiments import open_session
+from . import mlflow_readback
 from .jsonl import line_reader
 from .span_table import COLUMNS, empty_columns, extend_columns, span_columns, span_frame
 
@@ -197,6 +198,9 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
     """
     if not experiment_name:
         raise ValueError("load_traces needs experiment_name (and optionally run_names to pick runs).")
+    if mlflow_readback.is_mlflow(sagemaker_session):  # an MLflow tracker: the same columns from its artifacts
+        frame, status = mlflow_readback.load_traces(experiment_name, sagemaker_session, run_names)
+        return (frame, status) if with_status else frame
     session = sagemaker_session or open_session()
     tcs = iter_trial_components(session, experiment_name)
     if run_names is not None:

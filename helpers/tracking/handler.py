@@ -62,9 +62,14 @@ class SageMakerCallbackHandler(BaseTracer):
                  **kwargs: Any):
         # "original+chat" makes BaseTracer record chat models as messages, not flattened prompts.
         super().__init__(_schema_format="original+chat", **kwargs)
-        if not hasattr(run, "log_file"):
+        if store is None and getattr(getattr(run, "info", None), "run_id", None):  # an MLflow run: its own store
+            from ..backends.mlflow_store import MlflowStore, is_mlflow_run  # noqa: PLC0415
+
+            store = MlflowStore.for_run(run, artifact_name) if is_mlflow_run(run) else None
+        if store is None and not hasattr(run, "log_file"):
             raise TypeError(
-                f"SageMakerCallbackHandler needs a SageMaker Run (from `with Run(...) as run`), got {type(run).__name__}."
+                f"SageMakerCallbackHandler needs a SageMaker Run (from `with Run(...) as run`) or an MLflow run "
+                f"(from `with mlflow.start_run() as run`), got {type(run).__name__}."
             )
         self.run = run
         self.artifact_name = artifact_name

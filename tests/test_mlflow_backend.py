@@ -1,0 +1,188 @@
+"""The MLflow backend: the handler given an MLflow run writes params, metrics, segments and one MLflow trace
+per top-level call (span types, our ids, times, inputs, outputs, tokens, errors); nothing lost; no network."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import tool
+
+from helpers.analysis import load_runs, load_traces
+from helpers.backends import open_tracker, start_run
+from helpers.backends.mlflow_setup import TrackingSetupError, check_arn, check_versions
+from helpers.offline_model import OfflineChatModel
+from helpers.tracking import SageMakerCallbackHandler
+
+
+@pytest.fixture
+def tracking(tmp_path, monkeypatch, no_network):
+    monkeypatch.setenv("MLFLOW_LOCAL_DIR", str(tmp_path / "mlflow"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracker = open_tracker("mlflow", "local")
+    yield tracker
+    assert no_network == [], f"MLflow connected outside loopback: {no_network}"
+
+
+def _traces(experiment_name):
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    return mlflow.search_traces(locations=[experiment.experiment_id], return_type="list", max_results=100_000)
+
+
+def _chain():
+    model = OfflineChatModel(model_name="offline-chat", temperature=0.3)
+    return ChatPromptTemplate.from_template("tell me a joke about {topic}") | model | StrOutputParser()
+
+
+def test_mlflow_run_gets_params_metrics_segments_and_a_trace(tracking, spool_dir):
+    with start_run("exp-a", "run-1", tracking) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        answer = _chain().invoke({"topic": "fish"}, config={"callbacks": [handler]})
+    stored = mlflow.get_run(run.info.run_id)
+    assert stored.data.params["model_name"] == "offline-chat"
+    assert stored.data.params["temperature"] == "0.3"
+    assert stored.data.metrics["llm_calls"] == 1
+    assert stored.data.metrics["total_tokens"] > 0
+    assert stored.data.tags["langchain.trace"] == f"runs:/{run.info.run_id}/langchain-trace/"
+    segments = mlflow.MlflowClient().list_artifacts(run.info.run_id, "langchain-trace")
+    assert len(segments) == 1 and segments[0].is_dir
+
+    (trace,) = _traces("exp-a")
+    assert trace.info.request_metadata["mlflow.sourceRun"] == run.info.run_id
+    spans = {s.name: s for s in trace.data.spans}
+    assert spans["RunnableSequence"].span_type == "CHAIN" and spans["RunnableSequence"].parent_id is None
+    assert spans["ChatPromptTemplate"].span_type == "CHAIN"
+    assert spans["StrOutputParser"].span_type == "PARSER"
+    chat = spans["OfflineChatModel"]
+    assert chat.span_type == "CHAT_MODEL"
+    assert chat.parent_id == spans["RunnableSequence"].span_id
+    assert "fish" in str(chat.inputs) and answer in str(chat.outputs)
+    assert chat.attributes["mlflow.chat.tokenUsage"]["total_tokens"] == stored.data.metrics["total_tokens"]
+    assert chat.attributes["mlflow.llm.model"] == "offline-chat"
+    assert chat.attributes["mlflow.message.format"] == "langchain"
+    assert chat.attributes["gen_ai.request.model"] == "offline-chat"
+    # our ids, kinds and times are kept
+    ours = load_traces("exp-a", sagemaker_session=tracking)
+    row = ours[ours["name"] == "OfflineChatModel"].iloc[0]
+    assert chat.attributes["langchain.span_id"] == row["span_id"]
+    assert chat.attributes["langchain.parent_id"] == row["parent_id"]
+    assert chat.attributes["langchain.kind"] == "chat_model"
+    assert abs(chat.start_time_ns / 1e6 - row["start_time"].timestamp() * 1000) < 1
+    assert abs((chat.end_time_ns - chat.start_time_ns) / 1e6 - row["latency_ms"]) < 1
+    assert trace.info.token_usage["total_tokens"] == stored.data.metrics["total_tokens"]
+
+
+def test_errors_are_error_spans_with_the_exception(tracking, spool_dir):
+    @tool
+    def broken(text: str) -> str:
+        """Always fails."""
+        raise ValueError("the tool broke")
+
+    with pytest.raises(ValueError), start_run("exp-err", "run-err", tracking) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        broken.invoke({"text": "x"}, config={"callbacks": [handler]})
+    (trace,) = _traces("exp-err")
+    (span,) = trace.data.spans
+    assert span.span_type == "TOOL" and span.status.status_code == "ERROR"
+    event = span.events[0]
+    assert event.name == "exception" and event.attributes["exception.type"] == "ValueError"
+    assert "the tool broke" in event.attributes["exception.message"]
+    assert trace.info.state == "ERROR"
+    assert mlflow.get_run(run.info.run_id).data.metrics["errors"] == 1
+    assert mlflow.get_run(run.info.run_id).info.status == "FAILED"
+
+
+def test_secrets_are_redacted_in_mlflow_traces(tracking, spool_dir):
+    secret = "sk-" + "a1B2" * 12
+    chain = RunnableLambda(lambda x: f"echo {x['q']}")
+    with start_run("exp-secret", "run-s", tracking) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        chain.invoke({"q": "hi", "api_key": secret}, config={"callbacks": [handler]})
+    (trace,) = _traces("exp-secret")
+    assert secret not in trace.to_json()
+
+
+def test_load_runs_and_load_traces_have_the_experiments_columns(tracking, spool_dir, local_session):
+    for name, session in (("exp-same", tracking), ("exp-same", local_session)):
+        with start_run(name, "run-1", session) as run:
+            handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+            _chain().invoke({"topic": "fish"}, config={"callbacks": [handler]})
+    ml_runs, sm_runs = load_runs("exp-same", sagemaker_session=tracking), load_runs("exp-same", local_session)
+    wanted = ["run_name", "model_name", "temperature", "llm_calls", "input_tokens", "output_tokens",
+              "llm_latency_ms_avg", "trace_uri"]
+    assert set(wanted) <= set(ml_runs.columns) and set(wanted) <= set(sm_runs.columns)
+    for column in ("run_name", "model_name", "temperature", "llm_calls", "input_tokens", "output_tokens"):
+        assert ml_runs[column].iloc[0] == sm_runs[column].iloc[0], column
+    ml_spans, ml_status = load_traces("exp-same", sagemaker_session=tracking, with_status=True)
+    sm_spans = load_traces("exp-same", sagemaker_session=local_session)
+    assert list(ml_spans.columns) == list(sm_spans.columns)
+    assert ml_spans["name"].tolist() == sm_spans["name"].tolist()
+    assert ml_spans["output_text"].tolist() == sm_spans["output_text"].tolist()
+    assert ml_status["trace_status"].tolist() == ["ok"]
+
+
+def test_a_rerun_of_a_run_name_appends_to_the_same_mlflow_run(tracking, spool_dir):
+    ids = set()
+    for _ in range(2):
+        with start_run("exp-rerun", "run-x", tracking) as run:
+            handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+            _chain().invoke({"topic": "fish"}, config={"callbacks": [handler]})
+            ids.add(run.info.run_id)
+    assert len(ids) == 1
+    assert len(_traces("exp-rerun")) == 2
+    assert len(load_traces("exp-rerun", sagemaker_session=tracking)) == 8
+
+
+def test_bad_arn_missing_server_and_version_mismatch_each_say_one_line(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri sets it
+    with pytest.raises(TrackingSetupError, match="not an MLflow App or tracking-server ARN.*list-mlflow-apps"):
+        check_arn("arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/x")
+    parts = check_arn("arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-ABC123")
+    assert parts["kind"] == "mlflow-app" and parts["region"] == "us-east-1"
+    with pytest.raises(TrackingSetupError, match="client 3.17.2 does not match the server's MLflow 3.0.0"):
+        check_versions("3.17.2", "3.0.0")
+    check_versions("3.17.2", "3.17.0")
+    with pytest.raises(TrackingSetupError, match="needs an MLflow App or tracking-server ARN"):
+        from helpers.backends.mlflow_setup import resolve_uri
+
+        resolve_uri(None, "aws")
+
+
+def test_an_unreachable_tracking_uri_is_one_line(no_network, monkeypatch):
+    from helpers.backends.mlflow_setup import ensure_experiment
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+    with pytest.raises(TrackingSetupError, match="cannot be reached"):
+        ensure_experiment("http://127.0.0.1:9", "exp")
+
+
+@pytest.mark.drills
+def test_a_thousand_fast_calls_are_a_thousand_traces(tracking, spool_dir):
+    chain = RunnableLambda(lambda x: x) | RunnableLambda(lambda x: AIMessage(content=f"{x}"))
+    with start_run("exp-1000", "run-1000", tracking) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        for i in range(1000):
+            chain.invoke(i, config={"callbacks": [handler]})
+    traces = _traces("exp-1000")
+    assert len(traces) == 1000
+    assert sum(len(t.data.spans) for t in traces) == 3000
+
+
+@pytest.mark.drills
+def test_a_ten_thousand_span_trace_keeps_every_span(tracking, spool_dir):
+    step = RunnableLambda(lambda x: x + 1)
+
+    def many(x, config):
+        for _ in range(9_999):
+            x = step.invoke(x, config=config)
+        return x
+
+    with start_run("exp-10k", "run-10k", tracking) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        assert RunnableLambda(many).invoke(0, config={"callbacks": [handler]}) == 9_999
+    (trace,) = _traces("exp-10k")
+    assert len(trace.data.spans) == 10_000
