@@ -19,10 +19,9 @@ from pathlib import Path
 
 from helpers.experiments import local_backend, open_session
 
-from . import search_scale
+from . import evaluation, search_scale
 from . import hot_path as hp6
 from . import peers as peer_rows
-from . import evaluation
 from . import workloads as w
 
 ROOT = Path(__file__).resolve().parent.parent

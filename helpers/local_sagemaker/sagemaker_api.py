@@ -10,8 +10,8 @@ import uuid
 
 from . import model_rules
 from .errors import ResourceNotFound, ValidationException
-from .search import search_names
 from .pipelines_api import PipelinesAPI
+from .search import search_names
 from .store import Store
 
 # ARN resource type -> store kind, for the operations that take an ARN (AddTags, ListTags, DeleteTags)
