@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..experiments import open_session
+from .traces import read_trace_text, trace_uris
 
 
 def save_trace(experiment_name: str, run_name: str, to: str | Path | None = None, sagemaker_session=None) -> Path:
@@ -19,11 +20,10 @@ def save_trace(experiment_name: str, run_name: str, to: str | Path | None = None
         tc = client.describe_trial_component(TrialComponentName=name)
     except client.exceptions.ResourceNotFound:
         tc = client.describe_trial_component(TrialComponentName=name.lower())  # Run lower-cases names
-    artifact = (tc.get("OutputArtifacts") or {}).get("langchain-trace")
-    if not artifact:
+    if not trace_uris(tc):
         raise ValueError(f"Run {run_name!r} of {experiment_name!r} has no langchain-trace artifact.")
-    bucket, _, key = artifact["Value"].removeprefix("s3://").partition("/")
     target = Path(to or f"{run_name}.langchain-trace.jsonl")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    # every segment of the trace, in order, as one JSON Lines file
+    target.write_text(read_trace_text(session.boto_session.client("s3"), tc), encoding="utf-8")
     return target
