@@ -15,8 +15,16 @@ from helpers.tracking import SageMakerCallbackHandler
 EXPERIMENT = "frames"
 
 
-@pytest.fixture
-def frames(local_session):
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    from helpers.experiments import open_session
+
+    return open_session("local", local_dir=tmp_path_factory.mktemp("frames") / "sagemaker-local")
+
+
+@pytest.fixture(scope="module")
+def frames(session):
+    local_session = session
     chain = PromptTemplate.from_template("tell me a joke about {topic}") | OfflineLLM() | StrOutputParser()
     for name, temperature in (("t-0", 0.0), ("t-5", 0.5)):
         with Run(experiment_name=EXPERIMENT, run_name=name, sagemaker_session=local_session) as run:
@@ -47,12 +55,12 @@ def test_every_frame_survives_ordinary_pandas(frames, tmp_path):
         assert len(pd.read_parquet(tmp_path / f"{label.replace(' ', '-')}.parquet")) == len(frame), label
 
 
-def test_save_trace_writes_the_runs_trace_file(frames, local_session, tmp_path):
+def test_save_trace_writes_the_runs_trace_file(frames, session, tmp_path):
     import json
 
     from helpers.analysis import save_trace
 
-    path = save_trace(EXPERIMENT, "t-0", to=tmp_path / "t-0.jsonl", sagemaker_session=local_session)
+    path = save_trace(EXPERIMENT, "t-0", to=tmp_path / "t-0.jsonl", sagemaker_session=session)
     records = [json.loads(line) for line in path.read_text().splitlines()]
     spans = [r for r in records if r.get("type") == "span"]  # segments also hold header records
     assert [s["span_id"] for s in spans] == list(frames["spans"].loc[frames["spans"]["run_name"] == "t-0", "span_id"])

@@ -82,7 +82,8 @@ def test_the_notebooks_find_the_repository_store_from_any_working_directory(tmp_
 
 
 @pytest.mark.notebooks
-def test_a_failed_notebook_is_written_next_to_the_last_good_one(tmp_path, capsys, monkeypatch):
+def test_a_failed_notebook_is_written_next_to_the_last_good_one(tmp_path, capfd, monkeypatch):
+    """capfd: the kernel writes to the inherited file descriptors, not to this process's sys.stderr."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     build = tmp_path / "build"
     (build / "html").mkdir(parents=True)
@@ -96,5 +97,5 @@ def test_a_failed_notebook_is_written_next_to_the_last_good_one(tmp_path, capsys
     assert "OPENAI_API_KEY is not set" in failed and "KeyboardInterrupt" not in failed
     assert "OPENAI_API_KEY is not set" in (build / "html" / "01_single_llm.failed.html").read_text()
     assert not list(build.glob("*.running.ipynb"))
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert "01_single_llm FAILED: ProviderError: OPENAI_API_KEY is not set" in err and "KeyboardInterrupt" not in err
