@@ -37,7 +37,8 @@ def test_sweep_run_names_are_valid_sagemaker_names():
 
 def test_plans_pass_parameters_through():
     jobs = plan(args("--llm", "openai", "--backend", "aws"))
-    assert [n for n, _ in jobs] == ["01_single_llm", "02_sequential_chain", "03_agent_with_tools", "04_compare_runs"]
+    assert [n for n, _ in jobs] == ["01_single_llm", "02_sequential_chain", "03_agent_with_tools", "04_compare_runs",
+                                     "05_evaluate_variants"]
     assert jobs[0][1] == {"experiment_name": "exp", "backend": "aws", "local_dir": "/tmp/local", "llm_provider": "openai"}
     assert "llm_provider" not in jobs[3][1]
     sweep = plan(args("--sweep", "0.2", "0.9"))
