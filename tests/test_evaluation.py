@@ -9,6 +9,7 @@ import pytest
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 
+from helpers.analysis.traces import read_run_spans
 from helpers.evaluation import evaluate, scorers
 from helpers.evaluation.evaluator import EvaluationInputError
 from helpers.offline_model import OfflineChatModel
@@ -50,9 +51,7 @@ def test_one_run_holds_every_row_its_trace_and_the_aggregates(local_session):
     assert all(r["scores"]["contains"] == 1.0 and r["scores"]["boom"] is None for r in rows)
     assert all(r["score_errors"]["boom"] == "RuntimeError: scorer bug" for r in rows)
     # every row's trace id is the root span of its call in the run's trace
-    bucket, key = tc["OutputArtifacts"]["langchain-trace"]["Value"][5:].split("/", 1)
-    spans = [json.loads(x) for x in local_session.boto_session.client("s3").get_object(
-        Bucket=bucket, Key=key)["Body"].read().splitlines()]
+    spans = read_run_spans(local_session, tc["TrialComponentName"])  # every segment of the trace
     roots = {s["trace_id"] for s in spans if s["parent_id"] is None}
     assert roots == {r["trace_id"] for r in rows}
     metrics = {m["MetricName"]: m["Last"] for m in tc["Metrics"]}

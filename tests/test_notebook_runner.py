@@ -68,7 +68,7 @@ def test_the_model_reaches_the_scenarios_only():
     parsed = args("--llm", "bedrock")
     parsed.model = "amazon.nova-micro-v1:0"
     jobs = plan(parsed)
-    assert [p.get("model_name") for _, p in jobs] == ["amazon.nova-micro-v1:0"] * 3 + [None]
+    assert [p.get("model_name") for _, p in jobs] == ["amazon.nova-micro-v1:0"] * 3 + [None, "amazon.nova-micro-v1:0"]
 
 
 def test_the_notebooks_find_the_repository_store_from_any_working_directory(tmp_path, monkeypatch):

@@ -101,7 +101,7 @@ class ResultsSpool:
         uri = str(getattr(artifact, "value", None) or "")
         if not uri.startswith("s3://"):
             return
-        from ..tracking.uploader import session_of
+        from ..tracking.store import session_of
 
         bucket, _, key = uri[5:].partition("/")
         body = session_of(self.run).boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
