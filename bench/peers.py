@@ -82,6 +82,8 @@ def mlflow_ratio(tmp: Path, invocations: int, rounds: int) -> dict:
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    if mlflow.get_experiment_by_name("bench-peers") is None:  # artifacts in the temp folder, not ./mlruns
+        mlflow.create_experiment("bench-peers", artifact_location=(tmp / "mlartifacts").as_uri())
     mlflow.set_experiment("bench-peers")
     chain = hot_path.scenario_2()
     untracked, tracked = [], []
