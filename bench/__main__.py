@@ -20,6 +20,8 @@ from pathlib import Path
 from helpers.experiments import local_backend, open_session
 
 from . import workloads as w
+from .mlflow_backend import mlflow_backend
+from .mlflow_backend import table as mlflow_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,6 +199,8 @@ def main(argv=None) -> int:
             ("memory", memory),
             ("read_back", lambda: read_back(session, 50 if quick else 1000, 20 if quick else 100, latency,
                                            rounds=1 if quick else 3)),
+            ("mlflow_backend", lambda: mlflow_backend(session, spool, tmp / "mlflow", invocations=5 if quick else 20,
+                                                      rounds=2 if quick else 3)),
         ]
         results = {"quick": quick, "latency_ms": latency * 1000}
         for name, step in steps:
@@ -212,6 +216,7 @@ def main(argv=None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))
     print(results["table"])
+    print(mlflow_table(results["mlflow_backend"]))
     print(f"Wrote {output}.")
     return 0
 
