@@ -8,11 +8,11 @@ import mlflow
 import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from mlflow_loopback import mlflow_server
 
 from helpers.backends import open_tracker, start_run
 from helpers.offline_model import OfflineChatModel
 from helpers.tracking import SageMakerCallbackHandler
-from mlflow_loopback import mlflow_server
 
 APP_ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-TESTLOOPBACK1"
 

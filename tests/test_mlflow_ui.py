@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
+import browser
 import mlflow
 import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-import browser
 from helpers.backends import open_tracker, start_run
 from helpers.backends.ui import ui_server
 from helpers.offline_model import OfflineChatModel
