@@ -19,6 +19,8 @@ from pathlib import Path
 
 from helpers.experiments import local_backend, open_session
 
+from . import hot_path as hp6
+from . import peers as peer_rows
 from . import workloads as w
 from .mlflow_backend import mlflow_backend
 from .mlflow_backend import table as mlflow_table
@@ -178,6 +180,7 @@ def table(results: dict) -> str:
                  f"{rb['parallel_seconds']:.1f} s (16 workers) vs {rb['sequential_seconds']:.1f} s (1) = {rb['speedup']:.1f}x | | ≥ 8x | "
                  f"{'yes' if rb['speedup'] >= 8 else 'no'} |")
     lines.append(f"| 5. load_traces without latency | {rb['no_latency_seconds']:.1f} s | | seconds | |")
+    lines += hp6.rows(results) + peer_rows.rows(results)
     return "\n".join(lines)
 
 
@@ -199,6 +202,12 @@ def main(argv=None) -> int:
             ("memory", memory),
             ("read_back", lambda: read_back(session, 50 if quick else 1000, 20 if quick else 100, latency,
                                            rounds=1 if quick else 3)),
+            # issue 13's hot-path targets, the floor and the peers, side by side in this run
+            ("floor", lambda: hp6.floor_comparison(session, spool, 5 if quick else 40, 3 if quick else 7)),
+            ("floor_20ms", lambda: hp6.floor_comparison(session, spool, 3 if quick else 10, 3 if quick else 5, 0.02)),
+            ("embeddings", lambda: hp6.embeddings(session, spool, 3 if quick else 7)),
+            ("growth", lambda: hp6.growth((1_000, 5_000) if quick else (1_000, 10_000, 100_000))),
+            ("peers", lambda: peer_rows.peers(tmp, 5 if quick else 40, 3 if quick else 5)),
             ("mlflow_backend", lambda: mlflow_backend(session, spool, tmp / "mlflow", invocations=5 if quick else 20,
                                                       rounds=2 if quick else 3)),
         ]

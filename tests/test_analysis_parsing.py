@@ -21,15 +21,21 @@ from helpers.analysis.traces import SCHEMA_VERSIONS, parse_trace
 
 
 def reference_parse(text: str) -> tuple[list[dict], int]:
-    """parse_trace as it was before the fast path (json.loads of every non-blank line)."""
+    """parse_trace as it was before the fast path (json.loads of every non-blank line).
+
+    Lines end at "\\n" only: a raw U+0085 or U+2028 inside a string no longer splits (and loses) a span;
+    execution records are not damage.
+    """
     spans, skipped = [], 0
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             skipped += 1
+            continue
+        if isinstance(record, dict) and record.get("type") == "execution":
             continue
         if not isinstance(record, dict) or record.get("type") != "span" or record.get("schema_version") not in SCHEMA_VERSIONS:
             skipped += 1

@@ -86,8 +86,20 @@ def test_big_values_are_summarised_and_the_span_stays_in_budget(spool_dir):
     out = span["outputs"]
     assert out["matrix"]["__array__"] == [1_000, 1_536] and out["matrix"]["dtype"] == "float32"
     assert out["frame"]["__frame__"] == [1_000_000, 1] and "cut" in out["frame"]
-    # 100 items a container did not fit 64 KB: the budget pass kept 10
-    assert out["items"][-1] == f"[{10**6 - 10} more items cut]"
-    assert out["docs"][-1] == "[990 more items cut]"
-    assert out["docs"][0]["metadata"]["embedding"][-1] == "[1526 more items cut]"
-    assert span["cut"].startswith("[span of")  # the budget pass says it cut
+    assert out["items"] == {"__list__": 10**6, "head": [0, 1, 2, 3, 4], "cut": "[summarised: 1000000 numbers]"}
+    assert out["docs"][-1] == "[900 more items cut]"  # 100 documents kept, within the budget
+    assert out["docs"][0]["metadata"]["embedding"]["__list__"] == 1_536  # a vector, summarised
+    assert span.get("cut") is None  # summaries kept it under the budget: no second pass needed
+
+
+def test_a_span_over_its_budget_is_cut_harder_and_says_so(spool_dir):
+    run = FakeRun()
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir, max_span_bytes=32 * 1024)
+    RunnableLambda(lambda x: ["x" * 5_000] * 90).invoke("q", config={"callbacks": [handler]})
+    handler.flush_tracker()
+    (span,) = run.spans()
+    assert span["cut"] == "[span of 450312 bytes over the 32768-byte budget: fields cut]" or \
+        span["cut"].startswith("[span of ")
+    assert span["status"] == "ok" and span["kind"] == "chain"  # the span itself is kept
+    (line,) = [ln for _, body in run.segments for ln in body.splitlines() if b'"type":"span"' in ln]
+    assert len(line) <= 32 * 1024

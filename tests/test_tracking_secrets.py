@@ -1,5 +1,6 @@
-"""No secret reaches anything the project writes: 27 secret formats x 13 placements (351 combinations),
-checked in the trace, the spool, every file of the store, the run's parameters and status, and the logs."""
+"""No secret reaches anything the project writes: 27 secret formats x 13 placements, plus the run's failure
+message (378 combinations), checked in the trace, the spool, every file of the store, the run's parameters
+and status, and the logs."""
 
 from __future__ import annotations
 
@@ -103,28 +104,49 @@ def _raises(secret, cb):
         RunnableLambda(fail).invoke("q", config=cb)
 
 
+def leaks_in(written: list[bytes]) -> list[str]:
+    everything = b"\n".join(written)
+    assert b"[REDACTED]" in everything  # the secrets were there, and were replaced
+    return [name for name, secret in SECRETS.items() for needle in needles(secret) if needle.encode() in everything]
+
+
+def store_files(local_dir, spool_dir) -> list[bytes]:
+    """Every file of the store (objects, database) and of the spool folder."""
+    return [p.read_bytes() for folder in (local_dir, spool_dir) if folder.exists() for p in folder.rglob("*")
+            if p.is_file()]
+
+
 @pytest.mark.parametrize("placement", list(PLACEMENTS))
 def test_no_secret_leaks_anywhere(placement, local_session, local_dir, spool_dir, monkeypatch, caplog):
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", BEDROCK_ENV_VALUE)
     monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")  # warnings are logged (and checked), not raised
-    written = []
+    run_name = placement.replace("_", "-")
     with caplog.at_level(logging.INFO):  # every line the project logs (botocore's DEBUG dumps are its own)
+        with Run(experiment_name="secrets", run_name=run_name, sagemaker_session=local_session) as run:
+            handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+            for name, secret in SECRETS.items():
+                PLACEMENTS[placement](shown(secret, name), {"callbacks": [handler]})
+            handler.spool.flush()
+            written = store_files(local_dir, spool_dir)  # the spool, before the run removes it
+    tc = local_session.sagemaker_client.describe_trial_component(TrialComponentName=f"secrets-{run_name}")
+    written += [repr(tc).encode(), read_trace_text(local_session.boto_session.client("s3"), tc).encode(),
+                *store_files(local_dir, spool_dir), caplog.text.encode()]
+    assert leaks_in(written) == []
+
+
+def test_no_secret_leaks_from_the_failure_message_of_a_run(local_session, local_dir, spool_dir, monkeypatch, caplog):
+    """The SDK writes str(exception) into the run's status when `with Run` raises: one run per secret."""
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", BEDROCK_ENV_VALUE)
+    written = []
+    with caplog.at_level(logging.INFO):
         for index, (name, secret) in enumerate(SECRETS.items()):
-            run_name = f"{placement.replace('_', '-')}-{index}"
-            with pytest.raises(RuntimeError), Run(experiment_name="secrets", run_name=run_name,
+            with pytest.raises(RuntimeError), Run(experiment_name="secrets", run_name=f"status-{index}",
                                                   sagemaker_session=local_session) as run:
                 handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
-                PLACEMENTS[placement](shown(secret, name), {"callbacks": [handler]})
-                handler.spool.flush()
-                written += [p.read_bytes() for p in spool_dir.rglob("*") if p.is_file()]
-                raise RuntimeError(f"the notebook cell failed: {shown(secret, name)}")  # the run's failure message
-            tc = local_session.sagemaker_client.describe_trial_component(TrialComponentName=f"secrets-{run_name}")
-            written.append(repr(tc).encode())  # parameters, status message, artifacts
-            written.append(read_trace_text(local_session.boto_session.client("s3"), tc).encode())
-    written += [p.read_bytes() for p in local_dir.rglob("*") if p.is_file()]  # every file of the store
-    written.append(caplog.text.encode())
-    everything = b"\n".join(written)
-    leaks = [(name, placement) for name, secret in SECRETS.items() for needle in needles(secret)
-             if needle.encode() in everything]
-    assert leaks == []
-    assert b"[REDACTED]" in everything  # the secrets were there, and were replaced
+                RunnableLambda(lambda x: x).invoke("q", config={"callbacks": [handler]})
+                raise RuntimeError(f"the notebook cell failed: {shown(secret, name)}")
+            tc = local_session.sagemaker_client.describe_trial_component(TrialComponentName=f"secrets-status-{index}")
+            assert tc["Status"]["PrimaryStatus"] == "Failed"
+            written.append(repr(tc).encode())
+    written += [*store_files(local_dir, spool_dir), caplog.text.encode()]
+    assert leaks_in(written) == []

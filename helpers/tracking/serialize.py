@@ -19,6 +19,9 @@ MAX_DEPTH = 12
 MAX_ITEMS = 100  # items kept of a list or dict; the rest is counted in a marker
 HEAD_ITEMS = 5  # values shown of a summarised array or DataFrame
 _SECRET_MARGIN = 512  # longer than any key-shaped secret
+# span fields whose values the handler makes itself (UUIDs, ISO times, fixed words)
+_OWN_FIELDS = frozenset({"schema_version", "type", "trace_id", "span_id", "parent_id", "kind", "start_time",
+                         "end_time", "latency_ms", "status", "time_to_first_token_ms"})
 _INT_LIMIT = 2**63  # JSON readers (orjson, JavaScript) lose larger integers: kept as text
 
 
@@ -56,6 +59,9 @@ def span_fields(record: dict, max_chars: int, redactor: Any = None, max_items: i
     converter = _Converter(max_chars, redactor, max_items)
     out = {}
     for key, value in record.items():
+        if key in _OWN_FIELDS and (value is None or type(value) in (str, int, float)):
+            out[key] = value  # ids, times, kinds the handler made itself: nothing to redact or cut
+            continue
         try:
             out[key] = converter.convert(value, 1)
         except Exception as error:  # the last line of defence: this field only
@@ -196,6 +202,9 @@ class _Converter:
             if len(value) <= self.max_items:
                 return [convert(v, depth) for v in value]
             head = value[: self.max_items] if isinstance(value, list | tuple) else list(value)[: self.max_items]
+            if type(head[0]) in (float, int) and type(head[-1]) in (float, int):  # a vector (an embedding)
+                return {"__list__": len(value), "head": [convert(v, depth) for v in head[:HEAD_ITEMS]],
+                        "cut": f"[summarised: {len(value)} numbers]"}
             return [convert(v, depth) for v in head] + [f"[{len(value) - self.max_items} more items cut]"]
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self.container({f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}, depth)

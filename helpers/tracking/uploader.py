@@ -66,6 +66,8 @@ class TraceUploader:
     def request(self) -> None:
         """Ask for an upload; one already in flight is followed by exactly one more, whatever the number of asks."""
         with self._wake:
+            if self._pending and self._worker is not None and not self._retire:
+                return  # asked already: the worker uploads at its time (waking it costs the caller)
             self._pending = True
             self._retire = False
             if self._worker is None:
