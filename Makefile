@@ -77,16 +77,8 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 	$(BIN)/ruff check .
 
 .PHONY: run-notebooks
-MODEL ?=
-ONLY ?=
-TRACKER ?= experiments
-TRACKING_URI ?=
-UI_PORT ?= 5000
-RUNNER_ARGS = --llm $(LLM) --backend $(BACKEND) --experiment $(EXPERIMENT) $(if $(BUCKET),--bucket $(BUCKET)) \
-	$(if $(MODEL),--model $(MODEL)) $(if $(ONLY),--only $(ONLY)) \
-	--tracker $(TRACKER) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI))
-# Errors raised in the notebooks name make variables (LLM=offline), not notebook parameters.
-RUNNER = NOTEBOOK_HINTS=make $(BIN)/python -m helpers.notebook_runner
+run-notebooks: $(STAMP) ## Run the notebooks headless into build/ (LLM=, MODEL=, BACKEND=, EXPERIMENT=, BUCKET=, ONLY=04, TRACKER=mlflow)
+	$(RUNNER) $(RUNNER_ARGS)
 
 .PHONY: ui
 ui: $(STAMP) ## MLflow UI over the local MLflow store (.mlflow/) on http://127.0.0.1:$(UI_PORT)
