@@ -76,7 +76,7 @@ lint: $(STAMP) ## Lint the package, tests, benchmarks and notebooks with ruff
 	$(BIN)/ruff check .
 
 .PHONY: run-notebooks
-run-notebooks: $(STAMP) ## Run the notebooks headless into build/ (LLM=, MODEL=, BACKEND=, TRACKER=, EXPERIMENT=, BUCKET=, ONLY=04)
+run-notebooks: $(STAMP) ## Run the notebooks headless into build/ (LLM=, MODEL=, BACKEND=, EXPERIMENT=, BUCKET=, ONLY=04, TRACKER=mlflow)
 	$(RUNNER) $(RUNNER_ARGS)
 
 .PHONY: ui

@@ -23,6 +23,8 @@ from . import evaluation, search_scale
 from . import hot_path as hp6
 from . import peers as peer_rows
 from . import workloads as w
+from .mlflow_backend import mlflow_backend
+from .mlflow_backend import table as mlflow_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,6 +211,8 @@ def main(argv=None) -> int:
             ("growth", lambda: hp6.growth((1_000, 5_000) if quick else (1_000, 10_000, 100_000))),
             ("peers", lambda: peer_rows.peers(tmp, 5 if quick else 40, 3 if quick else 5)),
             ("evaluation", lambda: evaluation.run_all(session, tmp / "evaluation", quick)),
+            ("mlflow_backend", lambda: mlflow_backend(session, spool, tmp / "mlflow", invocations=5 if quick else 20,
+                                                      rounds=2 if quick else 3)),
         ]
         results = {"quick": quick, "latency_ms": latency * 1000}
         for name, step in steps:
@@ -224,6 +228,7 @@ def main(argv=None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))
     print(results["table"])
+    print(mlflow_table(results["mlflow_backend"]))
     print(f"Wrote {output}.")
     return 0
 

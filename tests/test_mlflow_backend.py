@@ -186,3 +186,22 @@ def test_a_ten_thousand_span_trace_keeps_every_span(tracking, spool_dir):
         assert RunnableLambda(many).invoke(0, config={"callbacks": [handler]}) == 9_999
     (trace,) = _traces("exp-10k")
     assert len(trace.data.spans) == 10_000
+
+
+@pytest.mark.notebooks
+def test_notebooks_01_and_04_run_with_tracker_mlflow(tmp_path, monkeypatch):
+    from helpers.notebook_runner import main
+
+    monkeypatch.setenv("MLFLOW_LOCAL_DIR", str(tmp_path / "mlflow"))
+    monkeypatch.setenv("SAGEMAKER_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["--llm", "offline", "--backend", "local", "--tracker", "mlflow", "--only", "01", "04",
+                 "--experiment", "nb-mlflow", "--output-dir", str(tmp_path / "build"), "--no-html"]) == 0
+    tracker = open_tracker("mlflow", "local")
+    runs = load_runs("nb-mlflow", sagemaker_session=tracker)
+    assert runs["run_name"].tolist() == ["run-scenario-1"] and runs["llm_calls"].iloc[0] == 1
+    spans = load_traces("nb-mlflow", sagemaker_session=tracker)
+    assert set(spans["kind"]) >= {"llm", "chain"}
+    assert len(_traces("nb-mlflow")) == 1
+    executed = (tmp_path / "build" / "04_compare_runs.ipynb").read_text()
+    assert "run-scenario-1" in executed and '"output_type": "error"' not in executed

@@ -67,12 +67,15 @@ class MlflowStore:
 
     def put_segment(self, name: str, body: bytes) -> None:
         """The segment as an artifact, then every call it completes as an MLflow trace."""
+        self.put_artifact(name, body)
+        self._traces_from(name, body)
+
+    def put_artifact(self, name: str, body: bytes) -> None:
         folder, _, file_name = f"{self.artifact_name}/{name}".rpartition("/")
         with tempfile.TemporaryDirectory(prefix="mlflow-segment-") as tmp:
             path = Path(tmp) / file_name
             path.write_bytes(body)
             self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
-        self._traces_from(name, body)
 
     def _traces_from(self, name: str, body: bytes) -> None:
         writer, _, rest = name.rpartition("/")
