@@ -92,9 +92,11 @@ def check_names(experiment_name: str, run_name: str | None = None) -> None:
     """Raise a one-line ParameterError for a name SageMaker would refuse, before anything is sent."""
     import re
 
-    import botocore.session
+    from .local_sagemaker.model_rules import (
+        service_model,  # botocore's model, without reading AWS config
+    )
 
-    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("ExperimentEntityName")
+    shape = service_model("sagemaker").shape_for("ExperimentEntityName")
     pattern = re.compile(shape.metadata["pattern"])
     # Run joins them as <experiment>-<run> into one trial component name of at most 120 characters
     # (the SDK's MAX_NAME_LEN_IN_BACKEND), and allows each at most half of it less the hyphen.

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import botocore.session
+import botocore.loaders
+import botocore.model
 
 from .errors import ValidationException
 
@@ -18,8 +19,16 @@ SEARCH_DEFAULT_PAGE = 10  # AWS's Search page when MaxResults is absent; the mod
 
 
 @cache
+def service_model(service: str = "sagemaker") -> botocore.model.ServiceModel:
+    """botocore's model of a service, read by its loader alone: no Session, so no AWS_PROFILE or config
+    file is read (a bad one must not stop the local stand-in)."""
+    loader = botocore.loaders.create_loader()
+    return botocore.model.ServiceModel(loader.load_service_model(service, "service-2"), service_name=service)
+
+
+@cache
 def _operation(service: str, operation: str):
-    return botocore.session.get_session().get_service_model(service).operation_model(operation)
+    return service_model(service).operation_model(operation)
 
 
 @cache

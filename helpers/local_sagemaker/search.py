@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import datetime
 import math
-from functools import lru_cache
-
-import botocore.session
 
 from .errors import ValidationException
+from .model_rules import service_model
 
 # Search resource -> (store kind, the SearchRecord member holding it, its name property)
 RESOURCES = {
@@ -29,9 +27,8 @@ _MEMBER_PROPERTY = {"TrialComponentSource.SourceArn": "Source.SourceArn",
 METRIC_STATISTICS = ("Min", "Max", "Avg", "StdDev", "Last", "Count")
 
 
-@lru_cache(maxsize=1)
 def _model():
-    return botocore.session.get_session().get_service_model("sagemaker")
+    return service_model("sagemaker")
 
 
 def record_shape(resource: str):
