@@ -13,20 +13,11 @@ import orjson
 import pandas as pd
 
 from ..experiments import open_session
-from .traces import iter_trial_components
+from .traces import iter_trial_components, run_name_of
 
 log = logging.getLogger(__name__)
 
 RESULTS_ARTIFACT = "evaluation-results"
-
-
-def _run_name(tc: dict) -> str:
-    name = tc["TrialComponentName"]
-    for parent in tc.get("Parents", []):
-        prefix = f"{parent.get('ExperimentName', '').lower()}-"
-        if name.lower().startswith(prefix):
-            return name[len(prefix):]
-    return name
 
 
 def _value(param: dict):
@@ -38,7 +29,7 @@ def _fetch_scores(s3, tc: dict) -> tuple[str, pd.DataFrame | None]:
     artifact = (tc.get("OutputArtifacts") or {}).get(RESULTS_ARTIFACT) or {}
     uri = str(artifact.get("Value") or "")
     if not uri.startswith("s3://"):
-        return _run_name(tc), None
+        return run_name_of(tc), None
     bucket, _, key = uri[5:].partition("/")
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     rows = []
@@ -54,7 +45,7 @@ def _fetch_scores(s3, tc: dict) -> tuple[str, pd.DataFrame | None]:
         for name, value in (row.get("scores") or {}).items():
             flat[name] = np.nan if value is None else value
         rows.append(flat)
-    return _run_name(tc), pd.DataFrame(rows)
+    return run_name_of(tc), pd.DataFrame(rows)
 
 
 def load_results(experiment_name: str, sagemaker_session=None, max_workers: int = 16) -> dict:

@@ -107,7 +107,8 @@ def _is_span(record) -> bool:
         return False
 
 
-def _run_name(tc: dict, experiment_name: str | None) -> str:
+def run_name_of(tc: dict) -> str:
+    """A run's name from its trial component (the SDK names it <experiment>-<run>)."""
     name = tc["TrialComponentName"]
     for parent in tc.get("Parents", []):
         prefix = f"{parent.get('ExperimentName', '').lower()}-"
@@ -153,7 +154,7 @@ def read_run_spans(session, trial_component_name: str) -> list[dict]:
 
 def _fetch(s3, tc: dict, experiment_name: str | None) -> tuple[str, list[dict], str]:
     """One run's name, spans and trace status; a missing or damaged trace is a status, never an error."""
-    run_name = _run_name(tc, experiment_name)
+    run_name = run_name_of(tc)
     if not trace_uris(tc):
         return run_name, [], "no_trace"
     try:
@@ -205,7 +206,7 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
     tcs = iter_trial_components(session, experiment_name)
     if run_names is not None:
         wanted = {n.lower() for n in run_names}
-        tcs = (tc for tc in tcs if _run_name(tc, experiment_name).lower() in wanted)
+        tcs = (tc for tc in tcs if run_name_of(tc).lower() in wanted)
     s3 = session.boto_session.client("s3")
     columns, statuses = empty_columns(), []
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:

@@ -40,10 +40,9 @@ def default_workers() -> int:
 
 def completed_runs(session, experiment_name: str) -> set[str]:
     """Run names of the experiment whose status is Completed."""
-    from ..analysis.leaderboard import _run_name
-    from ..analysis.traces import iter_trial_components
+    from ..analysis.traces import iter_trial_components, run_name_of
 
-    return {_run_name(tc).lower() for tc in iter_trial_components(session, experiment_name)
+    return {run_name_of(tc).lower() for tc in iter_trial_components(session, experiment_name)
             if (tc.get("Status") or {}).get("PrimaryStatus") == "Completed"}
 
 
