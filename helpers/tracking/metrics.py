@@ -45,6 +45,7 @@ class RunMetrics:
                                           "output_tokens": 0, "total_tokens": 0, "llm_latency_ms_total": 0.0}
         self._latencies: list[float] = []
         self._params: dict[str, Any] = {}
+        self._last_params: dict | None = None  # the invocation params last read (the span's, read-only)
         self._logged_params: dict[str, Any] = {}
         self._logged_totals: dict[str, float] = {}
         self.latencies_sent = 0  # LLM latencies the run holds, in span order (kept in the spool's meta.json)
@@ -66,8 +67,10 @@ class RunMetrics:
                 cost = record.get("cost_usd")
                 if isinstance(cost, int | float):  # no cost_usd metric until a call's price is known
                     self._totals["cost_usd"] = self._totals.get("cost_usd", 0.0) + cost
-                if self.log_hyperparameters and isinstance(record.get("invocation_params"), dict):
-                    self._params.update(hyperparameters(record["invocation_params"]))
+                params = record.get("invocation_params")
+                if self.log_hyperparameters and isinstance(params, dict) and params != self._last_params:
+                    self._params.update(hyperparameters(params))
+                    self._last_params = params  # calls of one model repeat their settings: read them once
             elif kind == "tool":
                 self._totals["tool_calls"] += 1
             error = record.get("error")

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 REDACTED = "[REDACTED]"
 
 _SENSITIVE_KEY = re.compile(
@@ -86,6 +88,22 @@ _SECRET_ENV_NAME = re.compile(r"(^|_)(API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CRED
                               r"($|_)", re.IGNORECASE)  # not PWD (the working directory) or TOKENIZERS_...
 _MIXED = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"))
 
+# The prefilter's conditions on orjson's UTF-8 JSON text, each one true whenever the prefilter's is for some
+# string in it (escapes only add token characters; non-ASCII bytes count as word characters).
+_TOKEN_CLASS = bytes(1 if chr(i) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=." else 0
+                     for i in range(256))
+_TOKEN_RUN = b"\x01" * 16
+_URL_USERINFO_BYTES = re.compile(rb"://[^\s/@]*@")
+_QUERY_BYTES = re.compile(rb"[?&;](?:[\w.-]|[\x80-\xff])*=")
+_LITERALS = (b"PRIVATE KEY", b"PuTTY", b"earer")
+# Words every sensitive key holds; IGNORECASE also folds these four non-ASCII letters to ASCII ones.
+_KEY_WORDS = (b"key", b"secret", b"passw", b"passphrase", b"pwd", b"cookie", b"authoriz", b"credential", b"bearer",
+              b"signature", b"token")
+_FOLDING = ("\u0130", "\u0131", "\u017f", "\u212a")
+_FOLDING_BYTES = tuple(c.encode() for c in _FOLDING)
+_TEXT_CACHE_CHARS = 256  # short strings that needed the full pattern (model names, keys): cached
+_TEXT_CACHE_SIZE = 4096
+
 
 def _known_secrets() -> list[str]:
     """Values of environment variables named like secrets (OPENAI_API_KEY, AWS_BEARER_TOKEN_BEDROCK, ...)."""
@@ -105,6 +123,11 @@ class Redactor:
         self.mask = mask
         self._known = _known_secrets()
         self._key_verdicts: dict[str, bool] = {}
+        self._text_cache: dict[str, str] = {}
+        try:
+            self._known_json: list[bytes] | None = [orjson.dumps(secret)[1:-1] for secret in self._known]
+        except (TypeError, orjson.JSONEncodeError):  # a secret that is no valid text: never screen by bytes
+            self._known_json = None
 
     def hides_key(self, key: str) -> bool:
         """Whether a value under this key is a secret (cached: the same few keys come back all the time)."""
@@ -142,7 +165,75 @@ class Redactor:
                 text = text.replace(secret, REDACTED)
         if _PREFILTER.search(text) is None:
             return text
-        return _PATTERN.sub(_replace, text)
+        if len(text) > _TEXT_CACHE_CHARS:
+            return _PATTERN.sub(_replace, text)
+        cleaned = self._text_cache.get(text)
+        if cleaned is None:
+            cleaned = _PATTERN.sub(_replace, text)
+            if len(self._text_cache) >= _TEXT_CACHE_SIZE:
+                self._text_cache.clear()
+            self._text_cache[text] = cleaned
+        return cleaned
+
+    def json_may_hold_secret(self, data: bytes) -> bool:
+        """Whether any string in orjson's JSON text `data` could be changed by redact_text (False: none can).
+
+        A screen for the serializer's fast path: true for every text the prefilter flags, and more.
+        """
+        if self._known_json is None:
+            return True
+        tokens = data.translate(_TOKEN_CLASS)
+        start = tokens.find(_TOKEN_RUN)
+        while start != -1:  # a long run of token characters: fine if it is a whole string redact_text keeps
+            end = tokens.find(b"\x00", start)
+            if data[start - 1] != 0x22 or data[end] != 0x22:
+                return True
+            text = data[start:end].decode("ascii")
+            if self.redact_text(text) != text:
+                return True
+            start = tokens.find(_TOKEN_RUN, end)
+        if b"://" in data and _URL_USERINFO_BYTES.search(data):
+            return True
+        if (b"?" in data or b"&" in data or b";" in data) and _QUERY_BYTES.search(data):
+            return True
+        return any(word in data for word in _LITERALS) or any(secret in data for secret in self._known_json)
+
+    def json_hides_a_key(self, data: bytes, max_key_chars: int) -> bool:
+        """Whether a key of orjson's JSON text `data` is one hides_key() hides, is longer than max_key_chars,
+        or cannot be read back without decoding (False: every key is plain and kept)."""
+        if len(data) > max_key_chars or _has_key_word(data.lower()):
+            keys = _json_keys(data)
+            if keys is None:
+                return True
+            for key in keys:
+                if len(key) > max_key_chars or self.hides_key(key):
+                    return True
+        return not data.isascii() and any(letter in data for letter in _FOLDING_BYTES)
+
+
+def _has_key_word(lower: bytes) -> bool:
+    for word in _KEY_WORDS:
+        if word in lower:
+            return True
+    return False
+
+
+def _json_keys(data: bytes) -> list[str] | None:
+    """The keys of compact JSON text (each ends in an unescaped '":'); None if one holds an escape."""
+    keys, end = [], data.find(b'":')
+    while end != -1:
+        slashes = 0
+        while data[end - 1 - slashes] == 0x5C:  # backslashes before the quote
+            slashes += 1
+        if slashes % 2 == 0:  # an unescaped quote: the end of a key
+            if slashes:
+                return None
+            start = data.rfind(b'"', 0, end)
+            if start < 1 or data[start - 1] not in b"{," or b"\\" in data[start + 1 : end]:
+                return None
+            keys.append(data[start + 1 : end].decode("utf-8", "replace"))
+        end = data.find(b'":', end + 2)
+    return keys
 
 
 def _replace(match: re.Match) -> str:

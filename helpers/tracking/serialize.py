@@ -15,6 +15,8 @@ import uuid
 from pathlib import PurePath
 from typing import Any
 
+import orjson
+
 MAX_DEPTH = 12
 MAX_ITEMS = 100  # items kept of a list or dict; the rest is counted in a marker
 HEAD_ITEMS = 5  # values shown of a summarised array or DataFrame
@@ -22,7 +24,12 @@ _SECRET_MARGIN = 512  # longer than any key-shaped secret
 # span fields whose values the handler makes itself (UUIDs, ISO times, fixed words)
 _OWN_FIELDS = frozenset({"schema_version", "type", "trace_id", "span_id", "parent_id", "kind", "start_time",
                          "end_time", "latency_ms", "status", "time_to_first_token_ms"})
+# fields whose keys the handler names itself (OpenTelemetry attribute names): only their values are converted
+_OWN_KEYED_FIELDS = frozenset({"attributes"})
 _INT_LIMIT = 2**63  # JSON readers (orjson, JavaScript) lose larger integers: kept as text
+# Plain data only: a dataclass, datetime, subclass or int past 53 bits raises, and goes the converter's way.
+_PLAIN = (orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+          | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def safe_text(value: Any) -> str:
@@ -55,18 +62,98 @@ def to_jsonable(value: Any, max_chars: int = 20_000, redactor: Any = None, max_i
 
 
 def span_fields(record: dict, max_chars: int, redactor: Any = None, max_items: int = MAX_ITEMS) -> dict:
-    """to_jsonable for each field of a span record (its own keys are never cut or redacted)."""
+    """to_jsonable for each field of a span record (its own keys are never cut or redacted).
+
+    Payload fields that are plain JSON data needing no cut and no redaction (see plain_fields) are kept as
+    they are; the rest go through the converter. Without a mask the span then shares those values with the
+    record: treat it as read-only.
+    """
     converter = _Converter(max_chars, redactor, max_items)
-    out = {}
+    out, payload = dict.fromkeys(record), {}
     for key, value in record.items():
         if key in _OWN_FIELDS and (value is None or type(value) in (str, int, float)):
             out[key] = value  # ids, times, kinds the handler made itself: nothing to redact or cut
-            continue
-        try:
-            out[key] = converter.convert(value, 1)
-        except Exception as error:  # the last line of defence: this field only
-            out[key] = f"<unserializable {type(value).__name__}: {type(error).__name__}>"
+        elif key in _OWN_KEYED_FIELDS and type(value) is dict:
+            out[key] = {k: _field(converter, v, 2) for k, v in value.items()}
+        else:
+            payload[key] = value
+    fast = redactor is None or getattr(redactor, "mask", None) is None  # a mask may change what it is given
+    plain = plain_fields(payload, max_chars, max_items, redactor) if fast else ()
+    for key, value in payload.items():
+        out[key] = value if key in plain else _field(converter, value, 1)
     return out
+
+
+def _field(converter: _Converter, value: Any, depth: int) -> Any:
+    try:
+        return converter.convert(value, depth)
+    except Exception as error:  # the last line of defence: this field only
+        return f"<unserializable {type(value).__name__}: {type(error).__name__}>"
+
+
+def plain_fields(fields: dict, max_chars: int, max_items: int, redactor: Any) -> set:
+    """The keys of `fields` (values at depth 1) that the converter would return unchanged.
+
+    All values are encoded and screened together first; failing that, one by one (each encoded once by
+    orjson, the texts screened together, then apart only when that finds something).
+    """
+    together = _plain_text(list(fields.values()), 0, max_chars, max_items)
+    if together is not None and _screened(together, list(fields.values()), redactor):
+        return fields.keys()  # all at once: one encoding, one screen
+    plain, texts = set(), {}
+    for key, value in fields.items():
+        kind = type(value)
+        if value is None or kind is bool or (kind is int and -_INT_LIMIT < value < _INT_LIMIT) or (
+                kind is float and math.isfinite(value)) or (not value and (kind is dict or kind is list)):
+            plain.add(key)
+        elif (data := _plain_text(value, 1, max_chars, max_items)) is not None:
+            texts[key] = data
+    if len(texts) > 1 and _screened(b"[" + b",".join(texts.values()) + b"]", [fields[k] for k in texts], redactor):
+        return plain | texts.keys()
+    return plain | {key for key, data in texts.items() if _screened(data, fields[key], redactor)}
+
+
+def is_plain(value: Any, depth: int, max_chars: int, max_items: int, redactor: Any) -> bool:
+    """Whether the converter would return `value` (at `depth`) unchanged, decided on its orjson text.
+
+    True only for dicts with text keys, lists, text, None, booleans, ints within 53 bits and finite floats,
+    with no string longer than max_chars, no container longer than max_items, no nesting past MAX_DEPTH, and,
+    with a redactor, no key it hides and no text it might change (its screen errs towards the converter).
+    """
+    data = _plain_text(value, depth, max_chars, max_items)
+    return data is not None and _screened(data, value, redactor)
+
+
+def _plain_text(value: Any, depth: int, max_chars: int, max_items: int) -> bytes | None:
+    """orjson's text of a plain value that needs no cut at `depth`; None otherwise."""
+    try:
+        data = orjson.dumps(value, option=_PLAIN)
+    except TypeError:  # not plain data (orjson.JSONEncodeError is a TypeError)
+        return None
+    if len(data) > max_chars or data.count(b",") >= max_items:
+        return None  # a string or a container might need a cut
+    if data.count(b"{") + data.count(b"[") > MAX_DEPTH - depth and not _shallow(value, MAX_DEPTH - depth):
+        return None  # (each bracket may open a level; counted exactly only when there are many)
+    return data
+
+
+def _screened(data: bytes, value: Any, redactor: Any) -> bool:
+    """No secret screen fires on `data`, and it decodes back to `value` exactly."""
+    if redactor is not None and (redactor.json_may_hold_secret(data) or redactor.json_hides_a_key(data, 1_000)):
+        return False
+    # orjson writes NaN and infinities as null (the converter as text): a null must come back as None
+    return b"null" not in data or orjson.loads(data) == value
+
+
+def _shallow(value: Any, levels: int) -> bool:
+    """Whether containers nest at most `levels` deep in `value` (plain data: dicts, lists, tuples)."""
+    if levels <= 0:
+        return False
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if (kind is dict or kind is list or kind is tuple) and not _shallow(item, levels - 1):
+            return False
+    return True
 
 
 class _Converter:
