@@ -283,3 +283,34 @@ def test_upload_failure_keeps_the_spool_and_never_breaks_the_chain(local_session
 def test_handler_rejects_a_non_run():
     with pytest.raises(TypeError, match="needs a SageMaker Run"):
         SageMakerCallbackHandler({"not": "a run"})
+
+
+def test_abatch_records_every_span_inline_on_the_event_loop(local_session, spool_dir):
+    """run_inline: the hooks run on the loop's thread (no executor hop per event), and 200 concurrent rows
+    still give 200 well-parented trees."""
+    llm = FakeListLLM(responses=["x"])
+    chain = PromptTemplate.from_template("{n}") | llm | StrOutputParser()
+    with Run(experiment_name=EXPERIMENT, run_name="abatch-inline", sagemaker_session=local_session) as run:
+        handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        recorded_on, record = set(), handler._record
+        handler._record = lambda span_run: (recorded_on.add(threading.get_ident()), record(span_run))
+
+        async def rows():
+            loop_thread = threading.get_ident()
+            out = await chain.abatch([{"n": i} for i in range(200)], config={"callbacks": [handler],
+                                                                              "max_concurrency": 16})
+            return loop_thread, out
+
+        loop_thread, out = asyncio.run(rows())
+        handler.flush_tracker()
+    assert out == ["x"] * 200 and recorded_on == {loop_thread}
+    spans = read_trace(local_session, "abatch-inline")
+    assert_well_formed(spans)
+    roots = {s["span_id"]: s for s in spans if s["parent_id"] is None}
+    assert sorted(r["inputs"]["n"] for r in roots.values()) == list(range(200)) and len(spans) == 200 * 4
+    for span in spans:
+        if span["parent_id"] is not None:
+            root = roots[span["parent_id"]]
+            assert span["trace_id"] == root["trace_id"]
+            if span["kind"] == "prompt":
+                assert span["inputs"]["n"] == root["inputs"]["n"]

@@ -6,16 +6,18 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import textwrap
 import uuid
 
 import pytest
+from conftest import run_python
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.runnables import RunnableLambda
 
 from helpers.analysis import load_traces
 from helpers.analysis.traces import read_run_spans
-from helpers.experiments import Run
-from helpers.tracking import SageMakerCallbackHandler
+from helpers.experiments import Run, open_session
+from helpers.tracking import SageMakerCallbackHandler, upload_pending_spools
 
 
 @pytest.fixture
@@ -88,3 +90,34 @@ def test_lone_surrogates_load_into_pandas(local_session, spool_dir):
     frame = load_traces("faults", run_names=["surrogate"], sagemaker_session=local_session)
     assert frame["input_text"].tolist() == ["bad \\ud800 decode"]
     frame["input_text"].str.encode("utf-8")  # pandas can encode every cell
+
+
+def test_a_store_that_cannot_be_resolved_keeps_the_spans_for_recovery(local_dir, spool_dir):
+    """No default bucket (S3 unreachable) when the handler is made: one warning, the chain runs, and the
+    spans wait in the spool until upload_pending_spools sends them to the run."""
+    code = textwrap.dedent(f"""
+        import botocore.exceptions
+        from langchain_core.runnables import RunnableLambda
+        from helpers.experiments import open_session, Run
+        from helpers.tracking import SageMakerCallbackHandler
+        s = open_session("local", local_dir={str(local_dir)!r})
+        with Run(experiment_name="faults", run_name="nobucket", sagemaker_session=s) as run:
+            def unreachable():
+                raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://s3.us-west-2.amazonaws.com")
+            s.default_bucket = unreachable
+            handler = SageMakerCallbackHandler(run, spool_dir={str(spool_dir)!r})
+            for i in range(3):
+                assert RunnableLambda(lambda x: x * 10, name="times_ten").invoke(i, config={{"callbacks": [handler]}}) == i * 10
+        print("chain ran")
+    """)
+    proc = run_python(code, env={"SAGEMAKER_TRACKING_STRICT": "0", "PYTEST_CURRENT_TEST": ""})
+    assert proc.returncode == 0 and "chain ran" in proc.stdout, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "SageMaker tracking" in line]
+    assert len(warnings) == 1, warnings
+    assert "could not be resolved" in warnings[0] and "EndpointConnectionError" in warnings[0]
+    assert str(spool_dir) in warnings[0] and "upload_pending_spools" in warnings[0]
+    session = open_session("local", local_dir=local_dir)
+    assert read_run_spans(session, "faults-nobucket") == []  # nothing reached the run ...
+    assert len(upload_pending_spools(session, spool_dir=spool_dir)) == 1  # ... until recovery
+    spans = read_run_spans(session, "faults-nobucket")
+    assert sorted(s["outputs"]["output"] for s in spans) == [0, 10, 20]

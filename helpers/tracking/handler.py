@@ -6,6 +6,7 @@ spool and asks the uploader to send what is new, as a segment, when a top-level 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import json
@@ -25,8 +26,8 @@ from .redact import Redactor, redact_logs
 from .serialize import MAX_ITEMS, safe_text, span_fields, to_jsonable
 from .spans import SCHEMA_VERSION, span_record
 from .spool import Spool, default_spool_dir
-from .store import ExperimentsStore
-from .uploader import TraceUploader
+from .store import ExperimentsStore, session_of, store_identity
+from .uploader import TraceUploader, UnresolvedStore
 
 log = redact_logs(logging.getLogger(__name__))
 
@@ -54,6 +55,9 @@ class SageMakerCallbackHandler(BaseTracer):
     """
 
     name = "sagemaker_callback_handler"
+    # Async chains call the hooks on the event loop itself, not through a thread executor: they only queue
+    # spans and write one line batch per top-level call; uploads stay on the worker thread (see _persist_run).
+    run_inline = True
 
     def __init__(self, run, *, artifact_name: str = ARTIFACT_NAME, max_field_chars: int = 20_000,
                  max_items: int = MAX_ITEMS, max_span_bytes: int = 256 * 1024,
@@ -194,8 +198,9 @@ class SageMakerCallbackHandler(BaseTracer):
         self._raised_in.clear()
         try:
             self.spool.flush()  # a killed process still leaves every finished call on disk
-            if self.uploader.registered or self.uploader.failing:
-                self.uploader.request()  # while S3 fails, calls do not sit out botocore's retries either
+            if self.uploader.registered or self.uploader.failing or asyncio._get_running_loop() is not None:
+                # while S3 fails, calls do not sit out botocore's retries either; an event loop never waits on S3
+                self.uploader.request()
             else:
                 # The first upload runs here, so a wrong bucket or a missing permission is reported
                 # by the call (the notebook cell) that caused it, not later from a thread.
@@ -268,7 +273,15 @@ def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, up
                 pass
         if artifact_name in shared:
             return shared[artifact_name]
-        store = store if store is not None else ExperimentsStore.for_run(run, artifact_name)
+        unresolved = None
+        if store is None:
+            try:
+                store = ExperimentsStore.for_run(run, artifact_name)
+            except Exception as error:  # no default bucket, S3 or STS unreachable: track to the spool only
+                if strict:
+                    raise
+                tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
+                unresolved = store = UnresolvedStore(error, _identity_of(run), tc_name)
         tc = getattr(run, "_trial_component", None)
         spool = Spool(
             Path(spool_dir) if spool_dir else default_spool_dir(),
@@ -285,10 +298,24 @@ def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, up
         metrics = RunMetrics(log_hyperparameters=log_hyperparameters)
         uploader = TraceUploader(store, spool, metrics, strict, min_interval_s=upload_interval_s,
                                  hold_numbers=earlier)
+        uploader.failing = unresolved is not None  # the warning below says it all: no second one per upload
+        if unresolved is not None:
+            log.warning("SageMaker tracking: the trace store of run %s could not be resolved (%s). Its spans are "
+                        "kept in %s, not in the run; the run gets no trace link, parameters or metrics from this "
+                        "handler. Once the store is reachable, upload_pending_spools(session) sends the trace to the run.",
+                        getattr(run, "run_name", None), unresolved.error, spool.where())
         _move_single_object_trace(run, artifact_name)
         shared[artifact_name] = uploader
         _uploaders.add(uploader)
         return uploader
+
+
+def _identity_of(run) -> dict:
+    """The store identity of a run whose bucket is unknown (backend, region, account: best effort)."""
+    try:
+        return store_identity(session_of(run))
+    except Exception:
+        return {}
 
 
 def _move_single_object_trace(run, artifact_name: str) -> None:

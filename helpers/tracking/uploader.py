@@ -21,6 +21,29 @@ SEGMENT_BYTES = 8 * 1024 * 1024  # one PutObject each; a backlog after an outage
 _IDLE_EXIT_S = 30.0  # an idle worker ends; the next request starts a new one
 
 
+class UnresolvedStore:
+    """The store of a run whose bucket or trace location could not be resolved: every upload fails with the
+    reason, so the spans stay in the spool (for upload_pending_spools) and the chain runs on."""
+
+    trace_uri = None
+
+    def __init__(self, error: BaseException, identity: dict, tc_name: str | None):
+        self.error = f"{type(error).__name__}: {error}"
+        self._identity = identity
+        self.tc_name = tc_name  # named in the spool, so recovery finds the run
+
+    def identity(self) -> dict:
+        return self._identity
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError(f"the run's trace store could not be resolved ({self.error})")
+
+    put_segment = link = put_params = put_metrics = _refuse
+
+    def linked(self) -> bool:
+        return False
+
+
 class TraceUploader:
     """request() from any thread returns at once; upload_now() uploads on the caller's thread.
 
@@ -60,6 +83,10 @@ class TraceUploader:
     def failing(self) -> bool:
         """The last upload failed (a warning named the spool); the next one may succeed."""
         return self._failing
+
+    @failing.setter
+    def failing(self, value: bool) -> None:
+        self._failing = value
 
     # Scheduling
 
