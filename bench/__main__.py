@@ -205,8 +205,8 @@ def main(argv=None) -> int:
                                            rounds=1 if quick else 3)),
             ("search_scale", lambda: search_scale.run(quick=quick)),
             # issue 13's hot-path targets, the floor and the peers, side by side in this run
-            ("floor", lambda: hp6.floor_comparison(session, spool, 5 if quick else 40, 3 if quick else 7)),
-            ("floor_20ms", lambda: hp6.floor_comparison(session, spool, 3 if quick else 10, 3 if quick else 5, 0.02)),
+            ("hot_path_targets", lambda: hp6.targets(session, spool, 3 if quick else 7, 5 if quick else 40,
+                                                     3 if quick else 10)),
             ("embeddings", lambda: hp6.embeddings(session, spool, 3 if quick else 7)),
             ("growth", lambda: hp6.growth((1_000, 5_000) if quick else (1_000, 10_000, 100_000))),
             ("peers", lambda: peer_rows.peers(tmp, 5 if quick else 40, 3 if quick else 5)),
@@ -228,6 +228,7 @@ def main(argv=None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))
     print(results["table"])
+    print(hp6.target_line(results["hot_path_targets"]))
     print(mlflow_table(results["mlflow_backend"]))
     print(f"Wrote {output}.")
     return 0

@@ -60,33 +60,81 @@ def scenario_2(llm=None):
                                          LLMChain(llm=llm, prompt=PromptTemplate.from_template(w.REVIEW))])
 
 
+KINDS = ("untracked", "noop_tracer", "floor_tracer", "ours", "ours_with_upload")
+
+
+def _one_round(session, spool: Path, chain, invocations: int, tag: str, times: dict, cpu: dict) -> None:
+    """One round of every kind on one chain: wall time per call, and the caller's CPU time per call."""
+
+    def loop(callbacks):
+        wall, thread = time.perf_counter(), time.thread_time()
+        for _ in range(invocations):
+            chain.invoke("t", config={"callbacks": callbacks})
+        return (time.perf_counter() - wall) / invocations, (time.thread_time() - thread) / invocations
+
+    for kind, callbacks in (("untracked", []), ("noop_tracer", [w.noop_tracer()]),
+                            ("floor_tracer", [floor_tracer(spool.parent / f"floor-{tag}.jsonl")])):
+        wall, thread = loop(callbacks)
+        times[kind].append(wall)
+        cpu[kind].append(thread)
+    with w.open_run(session, "bench-floor", f"ours-{tag}") as run:
+        ours = w.our_handler(run, spool)
+        chain.invoke("warm up", config={"callbacks": [ours]})  # links the trace
+        ours.wait_for_uploads()
+        started = time.perf_counter()
+        wall, thread = loop([ours])
+        ours.wait_for_uploads()  # the upload the loop asked for, on the worker thread
+        times["ours"].append(wall)
+        cpu["ours"].append(thread)
+        times["ours_with_upload"].append((time.perf_counter() - started) / invocations)
+        cpu["ours_with_upload"].append(thread)  # (the caller's CPU: the upload runs on another thread)
+
+
+def _summary(times: dict, cpu: dict, invocations: int, delay_s: float) -> dict:
+    med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    ratios = {k: med[k] / med["untracked"] for k in med}
+    cpu_ratios = {k: med_cpu[k] / med_cpu["untracked"] for k in med_cpu}
+    return {"delay_ms": delay_s * 1000, "invocations": invocations, "rounds": len(times["untracked"]),
+            "ms_per_call": {k: v * 1000 for k, v in med.items()}, "ratio_to_untracked": ratios,
+            "ours_over_floor": ratios["ours"] / ratios["floor_tracer"],
+            "cpu_ms_per_call": {k: v * 1000 for k, v in med_cpu.items()}, "cpu_ratio_to_untracked": cpu_ratios,
+            "cpu_ours_over_floor": cpu_ratios["ours"] / cpu_ratios["floor_tracer"]}
+
+
+def targets(session, spool: Path, rounds: int, fast_invocations: int, slow_invocations: int,
+            delay_s: float = 0.02) -> dict:
+    """Issue 13's three hot-path ratios in one run: each round times every kind on the instant chain, then on
+    the chain with a `delay_s` model (rounds interleaved, medians). Returns {"floor": ..., "floor_20ms": ...}."""
+    fast, slow = scenario_2(), scenario_2(SlowLLM(responses=["a synopsis", "a review"], delay_s=delay_s))
+    runs = {name: ({k: [] for k in KINDS}, {k: [] for k in KINDS}) for name in ("floor", "floor_20ms")}
+    for r in range(rounds):
+        _one_round(session, spool, fast, fast_invocations, f"0-{r}", *runs["floor"])
+        _one_round(session, spool, slow, slow_invocations, f"{int(delay_s * 1000)}-{r}", *runs["floor_20ms"])
+    return {"floor": _summary(*runs["floor"], fast_invocations, 0.0),
+            "floor_20ms": _summary(*runs["floor_20ms"], slow_invocations, delay_s)}
+
+
 def floor_comparison(session, spool: Path, invocations: int, rounds: int, delay_s: float = 0.0) -> dict:
     """Per call, interleaved round by round (medians): untracked, no-op tracer, floor tracer, ours felt and
     ours including its background upload."""
     chain = scenario_2(SlowLLM(responses=["a synopsis", "a review"], delay_s=delay_s) if delay_s else None)
-    times: dict[str, list[float]] = {k: [] for k in ("untracked", "noop_tracer", "floor_tracer", "ours", "ours_with_upload")}
-
-    def loop(callbacks):
-        return w.timed(lambda: [chain.invoke("t", config={"callbacks": callbacks}) for _ in range(invocations)])
-
+    times, cpu = {k: [] for k in KINDS}, {k: [] for k in KINDS}
     for r in range(rounds):
-        times["untracked"].append(loop([]) / invocations)
-        times["noop_tracer"].append(loop([w.noop_tracer()]) / invocations)
-        times["floor_tracer"].append(loop([floor_tracer(spool.parent / f"floor-{r}.jsonl")]) / invocations)
-        with w.open_run(session, "bench-floor", f"ours-{int(delay_s * 1000)}-{r}") as run:
-            ours = w.our_handler(run, spool)
-            chain.invoke("warm up", config={"callbacks": [ours]})  # links the trace
-            ours.wait_for_uploads()
-            started = time.perf_counter()
-            felt = loop([ours])
-            ours.wait_for_uploads()
-            times["ours"].append(felt / invocations)
-            times["ours_with_upload"].append((time.perf_counter() - started) / invocations)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    ratios = {k: med[k] / med["untracked"] for k in med}
-    return {"delay_ms": delay_s * 1000, "invocations": invocations, "rounds": rounds,
-            "ms_per_call": {k: v * 1000 for k, v in med.items()}, "ratio_to_untracked": ratios,
-            "ours_over_floor": ratios["ours"] / ratios["floor_tracer"]}
+        _one_round(session, spool, chain, invocations, f"{int(delay_s * 1000)}-{r}", times, cpu)
+    return _summary(times, cpu, invocations, delay_s)
+
+
+def target_line(results: dict) -> str:
+    """The three targets side by side (wall-time medians; the caller's CPU time in brackets)."""
+    fast, slow = results["floor"], results["floor_20ms"]
+    r, c = fast["ratio_to_untracked"], fast["cpu_ratio_to_untracked"]
+    rs, cs = slow["ratio_to_untracked"], slow["cpu_ratio_to_untracked"]
+    return (f"hot path, {fast['rounds']} interleaved rounds: instant model ours {r['ours']:.2f}x / floor "
+            f"{r['floor_tracer']:.2f}x = {fast['ours_over_floor']:.3f} (target <= 1.2; CPU {c['ours']:.2f}x / "
+            f"{c['floor_tracer']:.2f}x = {fast['cpu_ours_over_floor']:.3f}) | 20 ms model {rs['ours']:.3f}x "
+            f"(target <= 1.05; floor {rs['floor_tracer']:.3f}x, no-op {rs['noop_tracer']:.3f}x) | 20 ms model "
+            f"with upload {rs['ours_with_upload']:.3f}x (target <= 1.1)")
 
 
 def embeddings(session, spool: Path, rounds: int) -> dict:
@@ -160,7 +208,8 @@ def growth(checkpoints=(1_000, 10_000, 100_000)) -> list[dict]:
 def rows(results: dict) -> list[str]:
     """Table rows for the README: targets of issue 13."""
     lines = []
-    fast, slow = results.get("floor"), results.get("floor_20ms")
+    both = results.get("hot_path_targets") or results  # one interleaved run (older results: two keys)
+    fast, slow = both.get("floor"), both.get("floor_20ms")
     if fast:
         r = fast["ratio_to_untracked"]
         lines.append(f"| 6. instant model: tracked / untracked (floor tracer {r['floor_tracer']:.2f}x, no-op BaseTracer "
@@ -180,3 +229,21 @@ def rows(results: dict) -> list[str]:
         lines.append(f"| 7. one upload at {point['spans']:,} spans in the trace | {point['upload_ms']:.0f} ms, {reqs} requests, "
                      f"peak RSS {point['peak_rss_mb']:.0f} MB | | flat | |")
     return lines
+
+
+def main() -> None:
+    """`python -m bench.hot_path [rounds]`: the three targets alone, on the local stand-in."""
+    import tempfile
+
+    from helpers.experiments import open_session
+
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        session = open_session("local", local_dir=Path(tmp) / "local")
+        results = targets(session, Path(tmp) / "spool", rounds, 40, 10)
+    print(json.dumps(results, indent=2))
+    print(target_line(results))
+
+
+if __name__ == "__main__":
+    main()

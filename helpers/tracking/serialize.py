@@ -94,23 +94,30 @@ def _field(converter: _Converter, value: Any, depth: int) -> Any:
 def plain_fields(fields: dict, max_chars: int, max_items: int, redactor: Any) -> set:
     """The keys of `fields` (values at depth 1) that the converter would return unchanged.
 
-    All values are encoded and screened together first; failing that, one by one (each encoded once by
-    orjson, the texts screened together, then apart only when that finds something).
+    Scalars and empty containers are plain as they are. The rest are encoded and screened together first;
+    failing that, one by one (each encoded once by orjson, then screened apart).
     """
-    together = _plain_text(list(fields.values()), 0, max_chars, max_items)
-    if together is not None and _screened(together, list(fields.values()), redactor):
-        return fields.keys()  # all at once: one encoding, one screen
-    plain, texts = set(), {}
+    plain, rest = set(), {}
     for key, value in fields.items():
         kind = type(value)
         if value is None or kind is bool or (kind is int and -_INT_LIMIT < value < _INT_LIMIT) or (
                 kind is float and math.isfinite(value)) or (not value and (kind is dict or kind is list)):
             plain.add(key)
-        elif (data := _plain_text(value, 1, max_chars, max_items)) is not None:
-            texts[key] = data
-    if len(texts) > 1 and _screened(b"[" + b",".join(texts.values()) + b"]", [fields[k] for k in texts], redactor):
-        return plain | texts.keys()
-    return plain | {key for key, data in texts.items() if _screened(data, fields[key], redactor)}
+        else:
+            rest[key] = value
+    if not rest:
+        return plain
+    values = list(rest.values())
+    together = _plain_text(values, 0, max_chars, max_items)
+    if together is not None and _screened(together, values, redactor):
+        return plain | rest.keys()  # all at once: one encoding, one screen
+    if len(rest) == 1:
+        return plain  # ([value] at depth 0 is value at depth 1: it failed already)
+    for key, value in rest.items():
+        data = _plain_text(value, 1, max_chars, max_items)
+        if data is not None and _screened(data, value, redactor):
+            plain.add(key)
+    return plain
 
 
 def is_plain(value: Any, depth: int, max_chars: int, max_items: int, redactor: Any) -> bool:

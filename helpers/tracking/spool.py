@@ -151,15 +151,17 @@ class Spool:
                 os.close(self._fd)
                 self._fd = None
 
-    def mark_uploaded(self, size: int, **progress) -> None:
-        """Record what the run holds now (bytes, and e.g. how many latencies it was sent)."""
+    def mark_uploaded(self, size: int, write: bool = True, **progress) -> None:
+        """Record what the run holds now (bytes, and e.g. how many latencies it was sent); in meta.json too
+        unless `write` is False (the caller writes it soon: a crash before then only re-sends a segment)."""
         self.meta.update(progress, uploaded_bytes=size)
         with self._lock:  # memory the run holds can go
             drop = min(len(self._memory), size - self.disk_bytes - self._memory_dropped)
             if drop > 0:
                 del self._memory[:drop]
                 self._memory_dropped += drop
-        self._write_meta()
+        if write:
+            self._write_meta()
 
     def fully_uploaded(self) -> bool:
         return self.flush() == self.meta["uploaded_bytes"] and not self.meta.get("metrics_pending")

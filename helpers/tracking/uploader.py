@@ -238,7 +238,7 @@ class TraceUploader:
             self.store.put_segment(segment_name(self.spool.writer_id, done), body)
             done += len(body)
             sent += 1
-            self.spool.mark_uploaded(done)
+            self.spool.mark_uploaded(done, write=done < size)  # the last one is written with the upload's end
         return sent
 
     def send_numbers(self) -> None:
