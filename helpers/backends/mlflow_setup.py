@@ -120,7 +120,9 @@ def ensure_experiment(uri: str, experiment_name: str) -> str:
     import mlflow  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    client = mlflow.MlflowClient(uri)
+    from .mlflow_signing import signed_as  # noqa: PLC0415
+
+    client = signed_as(uri, mlflow.MlflowClient(uri))
     try:
         found = client.get_experiment_by_name(experiment_name)
         if found is not None:

@@ -21,6 +21,7 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracing.client import TracingClient  # noqa: E402
 
+from .mlflow_signing import signed_as  # noqa: E402
 from .mlflow_traces import build_trace, trace_data  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ class MlflowStore:
         self.run_id = run_id
         self.artifact_name = artifact_name
         self.trace_uri = f"runs:/{run_id}/{artifact_name}/"
-        self.client = mlflow.MlflowClient(tracking_uri)
-        self.tracing = TracingClient(tracking_uri)
+        self.client = signed_as(tracking_uri, mlflow.MlflowClient(tracking_uri))
+        self.tracing = signed_as(tracking_uri, TracingClient(tracking_uri))
         self._open: dict[str, dict[str, dict]] = {}  # trace id -> span id -> span, until its root arrives
         self._tails: dict[tuple[str, int], bytes] = {}  # (writer, offset) -> a line cut at a segment's end
         self._params: dict[str, str] | None = None

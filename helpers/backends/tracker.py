@@ -26,7 +26,9 @@ class MlflowTracking:
     def client(self):
         import mlflow  # noqa: PLC0415
 
-        return mlflow.MlflowClient(self.tracking_uri)
+        from .mlflow_signing import signed_as  # noqa: PLC0415
+
+        return signed_as(self.tracking_uri, mlflow.MlflowClient(self.tracking_uri))
 
 
 def choose_tracker(tracker: str | None) -> str:
