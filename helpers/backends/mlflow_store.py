@@ -103,11 +103,13 @@ class MlflowStore:
             self._open.setdefault(str(record.get("trace_id")), {})[record["span_id"]] = record
 
     def log_traces(self, calls: list[list[dict]]) -> list[str]:
-        """Each call's spans as one MLflow trace: all spans in one request, then each trace's info.
+        """Each call's spans as one MLflow trace: each trace's info first, then all spans in one request.
 
-        (MLflow's own exporter sends a span per request, which grows quadratically on a SQL store.)
+        (MLflow's own exporter sends a span per request, which grows quadratically on a SQL store; spans first
+        would create each trace from them and make its info a costly merge.)
         """
         built = [build_trace(spans, self.experiment_id, self.run_id) for spans in calls]
+        returned = [self.tracing.start_trace(info) for info, _ in built]
         if self._spans_supported:
             try:
                 self.tracing.log_spans(self.experiment_id, [span for _, spans in built for span in spans])
@@ -116,10 +118,9 @@ class MlflowStore:
                         "NOT_IMPLEMENTED" not in str(getattr(error, "error_code", "")):
                     raise
                 self._spans_supported = False
-        for info, spans in built:
-            returned = self.tracing.start_trace(info)
-            if not self._spans_supported:
-                self.tracing._upload_trace_data(returned, trace_data(spans))
+        if not self._spans_supported:
+            for info, (_, spans) in zip(returned, built):
+                self.tracing._upload_trace_data(info, trace_data(spans))
         self.traces_logged += len(built)
         return [info.trace_id for info, _ in built]
 
