@@ -51,7 +51,11 @@ def test_mlflow_run_gets_params_metrics_segments_and_a_trace(tracking, spool_dir
     assert len(segments) == 1 and segments[0].is_dir
 
     (trace,) = _traces("exp-a")
-    assert trace.info.request_metadata["mlflow.sourceRun"] == run.info.run_id
+    assert [t.info.trace_id for t in mlflow.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id,
+                                                          return_type="list")] == [
+        trace.info.trace_id]  # linked to its run
+    assert trace.info.tags["mlflow.traceName"] == "RunnableSequence" and trace.info.state == "OK"
+    assert "fish" in trace.info.request_preview
     spans = {s.name: s for s in trace.data.spans}
     assert spans["RunnableSequence"].span_type == "CHAIN" and spans["RunnableSequence"].parent_id is None
     assert spans["ChatPromptTemplate"].span_type == "CHAIN"
