@@ -78,5 +78,60 @@ def _serve(port: int, log_path: str) -> None:
     uvicorn.run(recording, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
 
 
+class OtlpReceiver:
+    """A loopback OTLP/HTTP traces endpoint: decodes each ExportTraceServiceRequest with opentelemetry-proto.
+
+    `status` is what it answers (set 400 to refuse); `spans` the received spans, `bodies` the raw requests."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.status, self.spans, self.bodies, self.resources = 200, [], [], []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.status == 200 and self.path == "/v1/traces":
+                    request = ExportTraceServiceRequest.FromString(body)
+                    receiver.bodies.append(body)
+                    for resource_spans in request.resource_spans:
+                        receiver.resources.append(resource_spans.resource)
+                        for scope_spans in resource_spans.scope_spans:
+                            receiver.spans.extend(scope_spans.spans)
+                self.send_response(receiver.status if self.path == "/v1/traces" else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def attributes(span) -> dict:
+        """A received span's attributes as plain Python values."""
+        out = {}
+        for kv in span.attributes:
+            which = kv.value.WhichOneof("value")
+            value = getattr(kv.value, which)
+            if which == "array_value":
+                value = [getattr(v, v.WhichOneof("value")) for v in value.values]
+            out[kv.key] = value
+        return out
+
+
 if __name__ == "__main__":
     _serve(int(sys.argv[1]), sys.argv[2])

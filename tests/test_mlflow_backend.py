@@ -51,7 +51,11 @@ def test_mlflow_run_gets_params_metrics_segments_and_a_trace(tracking, spool_dir
     assert len(segments) == 1 and segments[0].is_dir
 
     (trace,) = _traces("exp-a")
-    assert trace.info.request_metadata["mlflow.sourceRun"] == run.info.run_id
+    assert [t.info.trace_id for t in mlflow.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id,
+                                                          return_type="list")] == [
+        trace.info.trace_id]  # linked to its run
+    assert trace.info.tags["mlflow.traceName"] == "RunnableSequence" and trace.info.state == "OK"
+    assert "fish" in trace.info.request_preview
     spans = {s.name: s for s in trace.data.spans}
     assert spans["RunnableSequence"].span_type == "CHAIN" and spans["RunnableSequence"].parent_id is None
     assert spans["ChatPromptTemplate"].span_type == "CHAIN"
@@ -205,3 +209,84 @@ def test_notebooks_01_and_04_run_with_tracker_mlflow(tmp_path, monkeypatch):
     assert len(_traces("nb-mlflow")) == 1
     executed = (tmp_path / "build" / "04_compare_runs.ipynb").read_text()
     assert "run-scenario-1" in executed and '"output_type": "error"' not in executed
+
+
+APP_ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-PAIRING1"
+SERVER_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team-server"
+
+
+@pytest.fixture
+def stubbed_sagemaker(monkeypatch):
+    """botocore's Stubber on a real SageMaker client, returned for every ARN (no request leaves the process)."""
+    import boto3
+    from botocore.stub import Stubber
+    from mlflow.tracking._tracking_service import utils
+
+    from helpers.backends import mlflow_setup
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "AKIDSTUB", "AWS_SECRET_ACCESS_KEY": "stub-secret",
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT", raising=False)
+    clients = {}
+
+    def client(region):
+        if region not in clients:
+            made = boto3.client("sagemaker", region_name=region)
+            clients[region] = (made, Stubber(made).__enter__())
+        return clients[region][0]
+
+    monkeypatch.setattr(mlflow_setup, "sagemaker_client", client)
+    before = utils._tracking_uri
+    yield lambda region: (client(region), clients[region][1])[1]
+    mlflow.set_tracking_uri(before)
+    for _, stubber in clients.values():
+        stubber.assert_no_pending_responses()
+
+
+def test_a_server_on_another_mlflow_version_is_one_clear_line(stubbed_sagemaker, no_network, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    stub = stubbed_sagemaker("us-east-1")
+    stub.add_response("describe_mlflow_app", {"Arn": APP_ARN, "MlflowVersion": "3.0.1"}, {"Arn": APP_ARN})
+    with pytest.raises(TrackingSetupError) as raised:
+        open_tracker("mlflow", "aws", tracking_uri=APP_ARN)
+    message = str(raised.value)
+    assert "\n" not in message and f"MLflow client {mlflow.__version__} does not match the server's MLflow 3.0.1" \
+        in message and "mlflow==3.0.*" in message
+    other = stubbed_sagemaker("eu-west-1")
+    same = ".".join(mlflow.__version__.split(".")[:2]) + ".0"
+    other.add_response("describe_mlflow_tracking_server", {"MlflowVersion": same},
+                       {"TrackingServerName": "team-server"})
+    assert open_tracker("mlflow", "aws", tracking_uri=SERVER_ARN).tracking_uri == SERVER_ARN  # a matching minor
+    assert no_network == []
+
+
+def test_the_run_link_on_aws_is_a_presigned_managed_ui_url(stubbed_sagemaker, no_network):
+    from helpers.backends.mlflow_setup import ui_link
+
+    stub = stubbed_sagemaker("us-east-1")
+    signed = "https://app-pairing1.mlflow.sagemaker.us-east-1.app.aws/auth?authToken=opaque"
+    stub.add_response("create_presigned_mlflow_app_url", {"AuthorizedUrl": signed},
+                      {"Arn": APP_ARN, "ExpiresInSeconds": 300, "SessionExpirationDurationInSeconds": 43200})
+    assert ui_link(APP_ARN, "7", "abc") == signed + "#/experiments/7/runs/abc"
+    server = stubbed_sagemaker("eu-west-1")
+    server.add_response("create_presigned_mlflow_tracking_server_url", {"AuthorizedUrl": "https://t.example/x"},
+                        {"TrackingServerName": "team-server", "ExpiresInSeconds": 300,
+                         "SessionExpirationDurationInSeconds": 43200})
+    assert ui_link(SERVER_ARN, "7", "abc") == "https://t.example/x#/experiments/7/runs/abc"
+    stub.add_client_error("create_presigned_mlflow_app_url", "AccessDeniedException", "not allowed")
+    fallback = ui_link(APP_ARN, "7", "abc")
+    assert "Open MLflow" in fallback and "CreatePresignedMlflowAppUrl" in fallback and "run abc" in fallback
+    assert ui_link("http://127.0.0.1:5000", "7", "abc") == "http://127.0.0.1:5000/#/experiments/7/runs/abc"
+    assert no_network == []
+
+
+def test_an_experiment_name_mlflow_refuses_is_one_clear_line(tracking, spool_dir):
+    for name in ("", "x" * 600):
+        with pytest.raises(TrackingSetupError) as raised, start_run(name, "run-1", tracking) as run:
+            SageMakerCallbackHandler(run, spool_dir=spool_dir)
+        message = str(raised.value)
+        assert "\n" not in message and "MLflow refused the experiment" in message and len(message) < 700
+        assert "Choose another experiment name" in message
+    assert not spool_dir.exists()  # no handler was made: nothing to keep
+    assert [e.name for e in mlflow.MlflowClient(tracking.tracking_uri).search_experiments()] == ["Default"]

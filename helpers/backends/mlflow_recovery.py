@@ -1,4 +1,5 @@
-"""upload_pending_mlflow_spools: what killed processes left in spools of MLflow runs, sent to those runs.
+"""Recovering MLflow runs' spools (upload_pending_spools routes them here): what killed processes left, sent to
+their runs.
 
 The unsent bytes become recovery segments; every call with a span among them becomes its MLflow trace
 (rebuilt from the whole spool, so a call cut by an upload boundary is whole); then parameters and metrics.
@@ -12,35 +13,27 @@ import uuid
 from pathlib import Path
 
 from ..tracking.metrics import RunMetrics
-from ..tracking.spool import default_spool_dir, left_spools
 from ..tracking.uploader import SEGMENT_BYTES
 
 log = logging.getLogger(__name__)
 
 
 def upload_pending_mlflow_spools(tracking_uri: str | None = None, spool_dir: str | Path | None = None) -> list[str]:
-    """Send spools of MLflow runs whose writer is gone (to tracking_uri, default the one each spool names)."""
-    from ..tracking.handler import live_spools  # noqa: PLC0415
+    """upload_pending_spools(tracking_uri, spool_dir): spools of MLflow runs whose writer is gone, to their runs
+    (on tracking_uri, which must be the store each spool names; default that store)."""
+    from ..tracking.recovery import upload_pending_spools  # noqa: PLC0415
+
+    return upload_pending_spools(tracking_uri, spool_dir)
+
+
+def recover_mlflow_spool(left, tracking_uri: str) -> None:
+    """Send one left spool of an MLflow run (its store checked by the caller) to that run."""
     from .mlflow_store import MlflowStore  # noqa: PLC0415
 
-    owned, sent = live_spools(), []
-    for left in left_spools(Path(spool_dir) if spool_dir else default_spool_dir()):
-        recovered = False
-        try:
-            where = left.meta.get("store") or {}
-            if where.get("backend") != "mlflow" or left.directory.resolve() in owned:
-                continue
-            store = MlflowStore(tracking_uri or where["tracking_uri"], where["experiment_id"], where["run_id"],
-                                left.meta.get("artifact_name") or "langchain-trace")
-            _recover(store, left)
-            recovered = True
-            sent.append(str(left.directory))
-        except Exception as error:
-            log.warning("MLflow tracking: recovering %s failed (%s: %s); it is left in place.",
-                        left.directory, type(error).__name__, error)
-        finally:
-            left.release(remove=recovered)
-    return sent
+    where = left.meta["store"]
+    store = MlflowStore(tracking_uri, where["experiment_id"], where["run_id"],
+                        left.meta.get("artifact_name") or "langchain-trace")
+    _recover(store, left)
 
 
 def _recover(store, left) -> None:

@@ -82,12 +82,17 @@ def check_versions(client_version: str, server_version: str | None) -> None:
             f"whose version matches {client_version} (AWS documents one client minor version per server).")
 
 
+def sagemaker_client(region: str):
+    """The SageMaker API client for an ARN's region (one place, so tests can stub it)."""
+    import boto3  # noqa: PLC0415
+
+    return boto3.client("sagemaker", region_name=region)
+
+
 def server_version(uri: str, kind: str | None = None) -> str | None:
     """The MLflow version of a SageMaker MLflow resource (DescribeMlflowApp / DescribeMlflowTrackingServer)."""
     parts = check_arn(uri)
-    import boto3  # noqa: PLC0415
-
-    client = boto3.client("sagemaker", region_name=parts["region"])
+    client = sagemaker_client(parts["region"])
     try:
         if parts["kind"] == "mlflow-app":
             described = client.describe_mlflow_app(Arn=uri)
@@ -120,7 +125,9 @@ def ensure_experiment(uri: str, experiment_name: str) -> str:
     import mlflow  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    client = mlflow.MlflowClient(uri)
+    from .mlflow_signing import signed_as  # noqa: PLC0415
+
+    client = signed_as(uri, mlflow.MlflowClient(uri))
     try:
         found = client.get_experiment_by_name(experiment_name)
         if found is not None:
@@ -132,8 +139,10 @@ def ensure_experiment(uri: str, experiment_name: str) -> str:
         if any(text in str(error) for text in _UNREACHABLE):
             raise TrackingSetupError(f"MLflow at {_where(uri)} cannot be reached ({str(error).splitlines()[0][:200]}). "
                                      "Check the tracking URI and the network.") from error
-        raise TrackingSetupError(f"MLflow refused the experiment {experiment_name!r} at {_where(uri)}: "
-                                 f"{str(error).splitlines()[0]}") from error
+        shown = experiment_name if len(experiment_name) <= 80 else experiment_name[:80] + "..."
+        reason = str(error).splitlines()[0].replace(experiment_name, shown)[:300]
+        raise TrackingSetupError(f"MLflow refused the experiment {shown!r} at {_where(uri)}: {reason}. "
+                                 "Choose another experiment name; nothing was recorded.") from error
     except Exception as error:
         raise TrackingSetupError(f"MLflow at {_where(uri)} cannot be reached ({type(error).__name__}: "
                                  f"{str(error).splitlines()[0] if str(error) else ''}). Check the tracking URI "
@@ -146,18 +155,41 @@ def _where(uri: str) -> str:
     return _safe_uri(uri)
 
 
+UI_LINK_FIRST_USE_S = 300  # a presigned MLflow UI URL must be opened within this; it works once
+UI_SESSION_S = 12 * 3600  # the UI session it opens
+
+
 def ui_link(uri: str, experiment_id: str | None, run_id: str | None = None) -> str | None:
-    """Where to see a run: the managed MLflow UI for an ARN (Studio opens it), else `make ui`'s address."""
+    """Where to see a run in the MLflow UI.
+
+    For an ARN: the managed MLflow UI, through a presigned URL (CreatePresignedMlflowAppUrl, or
+    CreatePresignedMlflowTrackingServerUrl for a tracking server) with the run's page as its fragment; the URL
+    is single-use and must be opened within 5 minutes, so a saved notebook holds no lasting access. Without
+    the permission, how to open it from Studio. Else the http server's run page, or `make ui`'s address.
+    """
+    page = f"#/experiments/{experiment_id}/runs/{run_id}" if experiment_id and run_id else \
+        (f"#/experiments/{experiment_id}" if experiment_id else "")
     if uri.startswith("arn:"):
         parts = ARN.match(uri)
         if parts is None:
             return None
-        return (f"SageMaker Studio > Applications > MLflow > {parts['name']} > Open MLflow "
-                f"(experiment {experiment_id}, run {run_id})")
+        try:
+            return presigned_ui_url(uri) + page
+        except Exception as error:
+            log.info("No presigned MLflow UI URL (%s: %s).", type(error).__name__, error)
+            return (f"SageMaker Studio > Applications > MLflow > {parts['name']} > Open MLflow "
+                    f"(experiment {experiment_id}, run {run_id}); a link needs sagemaker:CreatePresignedMlflow"
+                    f"{'App' if parts['kind'] == 'mlflow-app' else 'TrackingServer'}Url")
     if uri.startswith("http"):
-        base = uri.rstrip("/")
-    else:
-        base = "http://127.0.0.1:5000 (run `make ui`)"
-    if run_id and experiment_id and uri.startswith("http"):
-        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
-    return base
+        return uri.rstrip("/") + (f"/{page}" if page else "")
+    return "http://127.0.0.1:5000 (run `make ui`)" + (f", then /{page}" if page else "")
+
+
+def presigned_ui_url(uri: str) -> str:
+    """A presigned URL that opens the managed MLflow UI of an MLflow App or tracking-server ARN."""
+    parts = check_arn(uri)
+    client = sagemaker_client(parts["region"])
+    times = {"ExpiresInSeconds": UI_LINK_FIRST_USE_S, "SessionExpirationDurationInSeconds": UI_SESSION_S}
+    if parts["kind"] == "mlflow-app":
+        return client.create_presigned_mlflow_app_url(Arn=uri, **times)["AuthorizedUrl"]
+    return client.create_presigned_mlflow_tracking_server_url(TrackingServerName=parts["name"], **times)["AuthorizedUrl"]

@@ -6,7 +6,6 @@ so nothing is dropped), and idempotently: a segment or a trace sent again overwr
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -21,12 +20,15 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracing.client import TracingClient  # noqa: E402
 
+from .mlflow_signing import signed_as  # noqa: E402
 from .mlflow_traces import build_trace, trace_data  # noqa: E402
+from .segment_lines import SegmentLines  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 TRACE_TAG = "langchain.trace"  # the run tag naming the segments' artifact folder (like the Experiments artifact)
 TRACES_PER_BATCH = 200  # calls whose spans go in one log_spans request
+LINKS_PER_REQUEST = 100  # link_traces_to_run's limit
 MAX_BATCH = 1000  # log_batch's limit for metrics
 CHANGED_PARAM_PREFIX = "langchain.param."  # MLflow params are write-once: a changed value goes to a tag
 
@@ -46,10 +48,10 @@ class MlflowStore:
         self.run_id = run_id
         self.artifact_name = artifact_name
         self.trace_uri = f"runs:/{run_id}/{artifact_name}/"
-        self.client = mlflow.MlflowClient(tracking_uri)
-        self.tracing = TracingClient(tracking_uri)
+        self.client = signed_as(tracking_uri, mlflow.MlflowClient(tracking_uri))
+        self.tracing = signed_as(tracking_uri, TracingClient(tracking_uri))
         self._open: dict[str, dict[str, dict]] = {}  # trace id -> span id -> span, until its root arrives
-        self._tails: dict[tuple[str, int], bytes] = {}  # (writer, offset) -> a line cut at a segment's end
+        self._lines = SegmentLines()  # span records, a line cut at a segment's end joined with the next
         self._params: dict[str, str] | None = None
         self.traces_logged = 0
         self._spans_supported = True
@@ -78,33 +80,21 @@ class MlflowStore:
             self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
 
     def _traces_from(self, name: str, body: bytes) -> None:
-        writer, _, rest = name.rpartition("/")
-        offset = int(rest.split(".", 1)[0])
-        data = self._tails.get((writer, offset), b"") + body
-        lines = data.split(b"\n")
-        for raw in lines[:-1]:
-            self._take(raw)
+        for record in self._lines.spans(name, body):
+            self._open.setdefault(str(record.get("trace_id")), {})[record["span_id"]] = record
         roots = [tid for tid, spans in self._open.items() if any(not s.get("parent_id") for s in spans.values())]
         for start in range(0, len(roots), TRACES_PER_BATCH):
             chunk = roots[start : start + TRACES_PER_BATCH]
             self.log_traces([list(self._open[trace_id].values()) for trace_id in chunk])
             for trace_id in chunk:
                 del self._open[trace_id]
-        self._tails.pop((writer, offset), None)
-        self._tails[(writer, offset + len(body))] = lines[-1]
-
-    def _take(self, raw: bytes) -> None:
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            return  # a line cut by a crash: the segment artifact still holds it
-        if isinstance(record, dict) and record.get("type") == "span" and record.get("span_id"):
-            self._open.setdefault(str(record.get("trace_id")), {})[record["span_id"]] = record
 
     def log_traces(self, calls: list[list[dict]]) -> list[str]:
-        """Each call's spans as one MLflow trace: all spans in one request, then each trace's info.
+        """Each call's spans as one MLflow trace: all spans in one request (the store makes each trace's info from
+        its spans: state, times, previews, token usage, name), then the traces linked to the run, 100 a request.
 
-        (MLflow's own exporter sends a span per request, which grows quadratically on a SQL store.)
+        (MLflow's own exporter sends a span per request, which grows quadratically on a SQL store; a trace info
+        per call, start_trace, costs two commits each.) A server without span ingest gets info plus trace data.
         """
         built = [build_trace(spans, self.experiment_id, self.run_id) for spans in calls]
         if self._spans_supported:
@@ -115,10 +105,13 @@ class MlflowStore:
                         "NOT_IMPLEMENTED" not in str(getattr(error, "error_code", "")):
                     raise
                 self._spans_supported = False
-        for info, spans in built:
-            returned = self.tracing.start_trace(info)
-            if not self._spans_supported:
-                self.tracing._upload_trace_data(returned, trace_data(spans))
+        if self._spans_supported:
+            ids = [info.trace_id for info, _ in built]
+            for start in range(0, len(ids), LINKS_PER_REQUEST):
+                self.client.link_traces_to_run(ids[start : start + LINKS_PER_REQUEST], self.run_id)
+        else:
+            for info, spans in built:
+                self.tracing._upload_trace_data(self.tracing.start_trace(info), trace_data(spans))
         self.traces_logged += len(built)
         return [info.trace_id for info, _ in built]
 

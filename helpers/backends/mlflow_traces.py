@@ -168,6 +168,9 @@ def build_trace(spans: list[dict], experiment_id: str, run_id: str | None) -> tu
     built: list[LiveSpan] = []
     with _lock:
         root_live = _live_span(root, None, None, default_ns)
+        # the trace's name, as a trace tag the store takes from its root span (log_spans makes the info)
+        root_live.set_attribute(SpanAttributeKey.TRACE_TAG_PREFIX + TraceTagKey.TRACE_NAME,
+                                str(root.get("name") or "trace"))
         trace_id = root_live.trace_id
         built.append(root_live)
         pending = [(root, root_live)]

@@ -26,7 +26,9 @@ class MlflowTracking:
     def client(self):
         import mlflow  # noqa: PLC0415
 
-        return mlflow.MlflowClient(self.tracking_uri)
+        from .mlflow_signing import signed_as  # noqa: PLC0415
+
+        return signed_as(self.tracking_uri, mlflow.MlflowClient(self.tracking_uri))
 
 
 def choose_tracker(tracker: str | None) -> str:
@@ -137,10 +139,16 @@ def mlflow_tracking_uri() -> str:
 
 
 def _send_traces(run) -> None:
-    """Every handler's uploads, before the run ends (what the close hook does for a SageMaker Run)."""
+    """Every handler's uploads, before the run ends, then its confirmed spool removed (what the close hook does
+    for a SageMaker Run)."""
+    from ..tracking.handler import _remove_if_confirmed  # noqa: PLC0415
+
     for uploader in list((getattr(run, "_langchain_trace_uploaders", None) or {}).values()):
         try:
             uploader.upload_now()
+            uploader.retire()
+            uploader.spool.close_file()
+            _remove_if_confirmed(uploader)  # the run holds all of it: the spool goes, as for a SageMaker Run
         except Exception as error:
             log.warning("MLflow tracking: sending the trace failed (%s: %s); the spans stay in %s.",
                         type(error).__name__, error, uploader.spool.where())

@@ -51,7 +51,8 @@ class SageMakerCallbackHandler(BaseTracer):
     are cut further, with a marker; default 256 KB), mask (a callable that redacts more, span dict in, span dict out), spool_dir (default
     $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool), log_hyperparameters (model settings as run
     parameters), upload_interval_s (the least time between background uploads), store (where segments,
-    parameters and metrics go; default: the Run's own SageMaker Experiments store, see store.TraceStore).
+    parameters and metrics go; default: the Run's own SageMaker Experiments store, see store.TraceStore),
+    otlp_endpoint / otlp_headers (also export the spans as OTLP/HTTP there, see helpers.backends.otlp).
     """
 
     name = "sagemaker_callback_handler"
@@ -63,6 +64,7 @@ class SageMakerCallbackHandler(BaseTracer):
                  max_items: int = MAX_ITEMS, max_span_bytes: int = 256 * 1024,
                  mask=None, spool_dir: str | os.PathLike | None = None,
                  log_hyperparameters: bool = True, upload_interval_s: float = 1.0, store=None,
+                 otlp_endpoint: str | None = None, otlp_headers: dict[str, str] | None = None,
                  **kwargs: Any):
         # "original+chat" makes BaseTracer record chat models as messages, not flattened prompts.
         super().__init__(_schema_format="original+chat", **kwargs)
@@ -87,7 +89,7 @@ class SageMakerCallbackHandler(BaseTracer):
         self._errors: dict[str, dict] = {}  # run id -> error details, until the run's span is written
         self._raised_in: dict[int, tuple] = {}  # id(exception) -> (exception, first span), per top-level call
         self.uploader = _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, self.raise_error,
-                                      upload_interval_s, self._redact, store)
+                                      upload_interval_s, self._redact, store, otlp_endpoint, otlp_headers)
         self.spool = self.uploader.spool
         self.metrics = self.uploader.metrics
 
@@ -257,7 +259,7 @@ def live_spools() -> set[Path]:
 
 
 def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, upload_interval_s,
-                  redactor, store=None) -> TraceUploader:
+                  redactor, store=None, otlp_endpoint=None, otlp_headers=None) -> TraceUploader:
     """One spool and uploader per (Run, artifact name): handlers made for the same Run share them.
 
     Each one is an execution of the run: a writer of its own segments, with its own metrics.
@@ -282,6 +284,10 @@ def _uploader_for(run, artifact_name, spool_dir, log_hyperparameters, strict, up
                     raise
                 tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
                 unresolved = store = UnresolvedStore(error, _identity_of(run), tc_name)
+        if otlp_endpoint and unresolved is None:
+            from ..backends.otlp import with_otlp_export  # noqa: PLC0415
+
+            store = with_otlp_export(store, otlp_endpoint, otlp_headers)
         tc = getattr(run, "_trial_component", None)
         spool = Spool(
             Path(spool_dir) if spool_dir else default_spool_dir(),

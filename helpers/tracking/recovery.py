@@ -1,7 +1,9 @@
 """upload_pending_spools: sends what killed processes left in their spools, to the store each spool names.
 
-A spool goes only to the store it was written for (else a warning names both), as segments of a recovery
-writer of its own; it is deleted once the store confirms the run links the trace.
+One entry point for both backends: each spool's meta.json names its store (SageMaker Experiments: backend,
+region, account or local folder; MLflow: its tracking URI, experiment and run). A spool goes only to that store
+(else a warning names both), as segments of a recovery writer of its own; it is deleted once the store
+confirms the run links the trace.
 """
 
 from __future__ import annotations
@@ -22,17 +24,20 @@ log = redact_logs(logging.getLogger(__name__))
 _SAME_STORE_KEYS = ("backend", "region", "account", "folder")
 
 
-def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None,
+def upload_pending_spools(target=None, spool_dir: str | Path | None = None,
                           adopt_unnamed: bool = False) -> list[str]:
     """Upload spools left by killed processes to their runs, with the metrics they never sent.
 
+    target is where this call may send: a SageMaker Session (spools of Experiments runs on its store), an
+    MLflow tracker from open_tracker("mlflow") or a tracking URI (spools of MLflow runs on that store), or
+    None (MLflow spools to the tracking URI each one names; Experiments spools need a session).
     Returns the uploaded spool folders. spool_dir defaults to $SAGEMAKER_TRACE_SPOOL_DIR or ./.trace-spool.
     Spools a live process still writes (its lock is held) are left to it. Spools written by older versions
     name no store: they are sent only with adopt_unnamed=True.
     """
     from .handler import live_spools
 
-    here = store_identity(sagemaker_session)
+    here = target_identity(target)
     owned = live_spools()
     uploaded = []
     for left in left_spools(Path(spool_dir) if spool_dir else default_spool_dir()):
@@ -40,21 +45,75 @@ def upload_pending_spools(sagemaker_session, spool_dir: str | Path | None = None
         try:
             if left.directory.resolve() in owned:
                 continue
-            if _may_send(left, here, adopt_unnamed):
-                sent = _recover(sagemaker_session, left)
+            if _is_mlflow(left.meta):
+                if _may_send_mlflow(left, here):
+                    from ..backends.mlflow_recovery import recover_mlflow_spool  # noqa: PLC0415
+
+                    recover_mlflow_spool(left, _tracking_uri(target) or left.meta["store"]["tracking_uri"])
+                    recovered = True
+                    uploaded.append(str(left.directory))
+            elif _may_send(left, here, adopt_unnamed):
+                sent = _recover(target, left)
                 recovered = True
                 if sent:
                     uploaded.append(str(left.directory))
         except Exception as error:
-            log.warning("SageMaker tracking: recovering %s failed (%s: %s); it is left in place.",
+            log.warning("Tracking recovery: recovering %s failed (%s: %s); it is left in place.",
                         left.directory, type(error).__name__, error)
         finally:
             left.release(remove=recovered)
     return uploaded
 
 
-def _may_send(left: LeftSpool, here: dict, adopt_unnamed: bool) -> bool:
+def target_identity(target) -> dict | None:
+    """The store a recovery target writes to, in the terms a spool's meta.json uses."""
+    if target is None:
+        return None
+    uri = _tracking_uri(target)
+    if uri is not None:
+        from ..backends.mlflow_store import _safe_uri  # noqa: PLC0415
+
+        return {"backend": "mlflow", "tracking_uri": _safe_uri(uri)}
+    return store_identity(target)
+
+
+def _tracking_uri(target) -> str | None:
+    if isinstance(target, str):
+        return target
+    uri = getattr(target, "tracking_uri", None)
+    return uri if isinstance(uri, str) and not hasattr(target, "sagemaker_client") else None
+
+
+def _is_mlflow(meta: dict) -> bool:
+    return (meta.get("store") or {}).get("backend") == "mlflow"
+
+
+def _refuse(left: LeftSpool, theirs: dict, here: dict) -> bool:
+    log.warning("Spool %s (run %s) belongs to the store %s, not to this call's store %s; left in place. "
+                "Recover it with upload_pending_spools(<a session or MLflow tracker on its own store>).",
+                left.directory, left.meta.get("run_name") or theirs.get("run_id"), describe_store(theirs),
+                describe_store(here))
+    return False
+
+
+def _may_send_mlflow(left: LeftSpool, here: dict | None) -> bool:
+    theirs = left.meta["store"]
+    if here is None:
+        return True  # to the tracking URI the spool names
+    if here.get("backend") != "mlflow" or here.get("tracking_uri") != theirs.get("tracking_uri"):
+        return _refuse(left, theirs, here)
+    return True
+
+
+def _may_send(left: LeftSpool, here: dict | None, adopt_unnamed: bool) -> bool:
     meta = left.meta
+    if here is None or here.get("backend") == "mlflow":
+        if here is None:
+            log.warning("Spool %s (run %s) is a SageMaker Experiments run's (store %s); left in place. Recover it "
+                        "with upload_pending_spools(session).", left.directory, meta.get("run_name"),
+                        describe_store(meta.get("store") or {}) or "not named")
+            return False
+        return _refuse(left, meta.get("store") or {"backend": "experiments"}, here)
     if not (meta.get("run_name") and meta.get("experiment_name") and meta.get("trial_component_name")):
         log.warning("Spool %s names no run (experiment_name, run_name); left in place.", left.directory)
         return False
@@ -68,10 +127,7 @@ def _may_send(left: LeftSpool, here: dict, adopt_unnamed: bool) -> bool:
         return False
     differs = [k for k in _SAME_STORE_KEYS if theirs.get(k) and here.get(k) and theirs[k] != here[k]]
     if differs or theirs.get("backend") != here.get("backend"):
-        log.warning("Spool %s (run %s) belongs to the store %s, not to this session's store %s; left in place. "
-                    "Recover it with a session on its own store.", left.directory, meta["run_name"],
-                    describe_store(theirs), describe_store(here))
-        return False
+        return _refuse(left, theirs, here)
     return True
 
 
