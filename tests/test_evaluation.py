@@ -151,7 +151,7 @@ def test_memory_stays_flat_over_many_rows(local_session, tmp_path, monkeypatch):
     from helpers.evaluation.results import ResultsSpool
 
     peaks = []
-    upload = ResultsSpool.upload
+    upload = ResultsSpool._upload
 
     def measured_upload(self):
         """The peak since the last upload; an upload itself reads at most one segment (SEGMENT_BYTES)."""
@@ -159,7 +159,7 @@ def test_memory_stays_flat_over_many_rows(local_session, tmp_path, monkeypatch):
         upload(self)
         tracemalloc.reset_peak()
 
-    monkeypatch.setattr(ResultsSpool, "upload", measured_upload)
+    monkeypatch.setattr(ResultsSpool, "_upload", measured_upload)  # every upload, periodic and final
 
     def peak_for(rows: int) -> int:
         path = tmp_path / f"rows-{rows}.jsonl"
@@ -203,7 +203,7 @@ def test_two_executions_of_one_run_write_their_own_segments_and_lose_no_row(loca
         return row["topic"]
 
     # the first execution dies before any upload: its rows are only in its local spool
-    monkeypatch.setattr(ResultsSpool, "upload", lambda self: None)
+    monkeypatch.setattr(ResultsSpool, "_upload", lambda self: None)
     with pytest.raises(KeyboardInterrupt):
         evaluate(RunnableLambda(target), ROWS, ["exact_match"], experiment_name="ev", run_name="seg",
                  sagemaker_session=local_session, max_concurrency=1, progress=False)

@@ -192,6 +192,9 @@ class ResultsSpool:
         self._done: set[int] = set()  # hashes of (row, row_key): ~60 bytes a row, not the row
         self._redact = Redactor()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        legacy = Path(directory) / f"{experiment_name}--{run_name}.jsonl"  # a spool from before segments
+        if legacy.is_file() and not self.path.exists():
+            legacy.rename(self.path)  # its rows are read below and sent as this writer's segments
         meta = self._read_meta()
         self.writer_id: str = meta.get("writer_id") or _writer_id()
         self.uploaded: int = int(meta.get("uploaded") or 0)
@@ -263,7 +266,7 @@ class ResultsSpool:
         if time.monotonic() - self._last_upload < self.upload_interval_s:
             return
         try:
-            self.upload()
+            self._upload()
         except Exception as error:  # the rows stay in the local spool; the next upload sends them
             log.warning("Uploading evaluation results failed (%s: %s); they stay in %s and go with the next upload.",
                         type(error).__name__, error, self.path)
@@ -273,6 +276,14 @@ class ResultsSpool:
 
     def upload(self) -> None:
         """This execution's rows since the last upload, as new immutable segments, and the run's link to them."""
+        try:
+            self._upload()
+        except Exception:
+            log.warning("Evaluation results not all uploaded: they stay in %s (uploaded up to byte %d); re-running "
+                        "the same run sends them.", self.path, self.uploaded)
+            raise
+
+    def _upload(self) -> None:
         from ..tracking.store import segment_name
 
         self._last_upload = time.monotonic()
