@@ -12,11 +12,10 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,15 +223,18 @@ class _ScoredTarget(Runnable):
         self.runnable, self.scorers, self.handler = runnable, scorers, handler
         self.names = [scorer_name(s) for s in scorers]
         self.max_field_chars = max_field_chars
-        self.finished: deque[dict] = deque()  # results of finished rows, taken by the spooling thread
+        self.sink: Callable[[dict], None] | None = None  # takes each finished row's result (under the lock)
+        self.lock = threading.Lock()
         self.interrupted: BaseException | None = None  # a KeyboardInterrupt/SystemExit raised in a row
 
     def invoke(self, row: _Row, config=None, **kwargs) -> None:
-        """Runs the row; its result goes to `finished` (so none is lost when the batch is interrupted)."""
+        """Runs the row and spools its result here, in the worker (none is lost when the batch is interrupted)."""
         if self.interrupted is not None:
             return None  # stopping: rows not started stay unrecorded and run on resume
         try:
-            self.finished.append(self._run(row))
+            result = self._run(row)
+            with self.lock:
+                self.sink(result)
         except BaseException as stop:  # noqa: BLE001 - kept, and raised again once the finished rows are spooled
             self.interrupted = stop
         return None
@@ -333,18 +335,16 @@ def _run_rows(target: _ScoredTarget, data, spool, total: int, max_concurrency: i
 
 
 def _run_window(target: _ScoredTarget, batch: list[_Row], config: dict, spool, bar) -> None:
-    """One window of rows; every row that finished is spooled, even when the window is interrupted."""
-    finished = target.finished
-    try:
-        with closing(target.batch_as_completed(batch, config)) as running:
-            for _ in running:
-                while finished:
-                    spool.write(finished.popleft())
-                    bar.update(1)
-    finally:  # the batch's workers are done by now (interrupted: the rows running finished first)
-        while finished:
-            spool.write(finished.popleft())
-            bar.update(1)
+    """One window of rows through LangChain's batch; workers spool each result as it finishes.
+
+    (batch_as_completed waits on every pending future at each completion: quadratic in the window.)
+    """
+    def sink(result: dict) -> None:
+        spool.write(result)
+        bar.update(1)
+
+    target.sink = sink
+    target.batch(batch, config)
     if target.interrupted is not None:
         raise target.interrupted
     spool.maybe_upload()
