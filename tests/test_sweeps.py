@@ -113,3 +113,30 @@ def test_the_command_line_names_a_bad_grid_and_exits_2(capsys, tmp_path):
     assert "Grid value 'my prompt' of 'prompt'" in capsys.readouterr().err
     assert main(["--aws", "--set", "temperature=0"]) == 2
     assert "--role" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("role", ["SageMakerRole", "arn:aws:iam::12345:role/SageMakerRole",
+                                  "arn:aws:iam::123456789012:user/someone"])
+def test_a_role_that_is_not_an_iam_role_arn_is_refused_naming_the_variable(local_session, role):
+    from helpers.sweeps import Sweep, to_pipeline
+    from helpers.sweeps.pipeline import upsert
+
+    sweep = Sweep("pipe-role", {"temperature": [0.0]}, {"scenario": "jokes", "llm_provider": "offline"}, limit=2)
+    with pytest.raises(ValueError, match="SAGEMAKER_ROLE_ARN") as refused:
+        to_pipeline(sweep, role=role, image_uri=IMAGE, sagemaker_session=local_session)
+    assert repr(role) in str(refused.value)
+    pipeline = to_pipeline(sweep, role=ROLE, image_uri=IMAGE, sagemaker_session=local_session)
+    with pytest.raises(ValueError, match="SAGEMAKER_ROLE_ARN"):
+        upsert(pipeline, role)
+    # the stand-in checks as SageMaker does: the pipeline's role, and each step's role in the definition
+    client = local_session.sagemaker_client
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    with pytest.raises((ClientError, BotoCoreError), match="RoleArn|roleArn"):  # botocore refuses a short one
+        client.create_pipeline(PipelineName="pipe-role", PipelineDefinition=pipeline.definition(), RoleArn=role)
+    definition = json.loads(pipeline.definition())
+    definition["Steps"][0]["Arguments"]["RoleArn"] = role
+    with pytest.raises(ClientError, match="SAGEMAKER_ROLE_ARN"):
+        client.create_pipeline(PipelineName="pipe-role", PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
+    with pytest.raises(ClientError, match="does not exist"):
+        client.describe_pipeline(PipelineName="pipe-role")  # nothing was stored

@@ -1,6 +1,6 @@
 """leaderboard: one row per evaluated variant, mean score with a bootstrap 95% CI, paired difference vs a baseline.
 
-Per-row scores come from each run's `evaluation-results` artifact, fetched in parallel.
+Per-row scores come from each run's `evaluation-results` segments (or older single object), fetched in parallel.
 """
 
 from __future__ import annotations
@@ -9,37 +9,26 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import orjson
 import pandas as pd
 
+from ..evaluation.results import RESULTS_ARTIFACT, iter_result_lines, result_uris, unique_rows
 from ..experiments import open_session
 from .traces import iter_trial_components, run_name_of
 
 log = logging.getLogger(__name__)
-
-RESULTS_ARTIFACT = "evaluation-results"
-
 
 def _value(param: dict):
     return param.get("NumberValue", param.get("StringValue"))
 
 
 def _fetch_scores(s3, tc: dict) -> tuple[str, pd.DataFrame | None]:
-    """A run's per-row scores (row_key, scores..., cost_usd, output); None without a results artifact."""
-    artifact = (tc.get("OutputArtifacts") or {}).get(RESULTS_ARTIFACT) or {}
-    uri = str(artifact.get("Value") or "")
-    if not uri.startswith("s3://"):
+    """A run's per-row scores (row_key, scores..., cost_usd, output) from every results segment, each row once;
+    None without a results artifact."""
+    uris = result_uris(tc.get("OutputArtifacts") or {})
+    if not uris:
         return run_name_of(tc), None
-    bucket, _, key = uri[5:].partition("/")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     rows = []
-    for line in body.splitlines():
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if row.get("type") != "evaluation_row":
-            continue
+    for row in unique_rows(iter_result_lines(s3, uris)):
         flat = {"row": row.get("row"), "row_key": row.get("row_key"), "output": row.get("output"),
                 "cost_usd": row.get("cost_usd"), "error": bool(row.get("error"))}
         for name, value in (row.get("scores") or {}).items():

@@ -1,7 +1,8 @@
 """evaluate(): run a LangChain target over a dataset in one tracked SageMaker run, score every row.
 
-Rows run with bounded concurrency; their results are spooled to one JSONL file (the run's
-`evaluation-results` artifact), so memory stays flat and an interrupted evaluation resumes on re-run.
+Rows run in bounded windows through LangChain's batch (max_concurrency workers); their results are
+spooled to a local JSONL file and uploaded as the run's `evaluation-results` segments, so memory stays
+flat and an interrupted evaluation resumes on re-run.
 """
 
 from __future__ import annotations
@@ -11,25 +12,27 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable
+from langchain_core.runnables.config import var_child_runnable_config
 
 from . import cost as pricing
 from .datasets import check_rows, dataset_name, iter_rows, split_row
+from .results import RESULTS_ARTIFACT
 from .scorers import as_text, resolve, scorer_name
 
 log = logging.getLogger(__name__)
 
-RESULTS_ARTIFACT = "evaluation-results"
 RESULT_SCHEMA_VERSION = 1
+SCORER_TAG = "evaluation-scorer"  # the tag of spans a scorer's own model calls make
 RUN_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}$")  # SageMaker's pattern for run names
 
 
@@ -42,22 +45,30 @@ class EvaluationResult:
     experiment_name: str
     run_name: str
     metrics: dict[str, float]
-    results_path: Path
+    results_path: Path  # this execution's local spool (its rows only; table() reads every segment)
     rows: int
     resumed_rows: int = 0
     parameters: dict[str, Any] = field(default_factory=dict)
+    trial_component_name: str | None = None
+    sagemaker_session: Any = field(default=None, repr=False, compare=False)
 
     def table(self):
-        """The per-row results as a DataFrame (one row per dataset row, scores as columns)."""
-        from .results import read_results
+        """Every recorded row of the run, from all its segments: one row per dataset row, `score.<name>` columns."""
+        from .results import read_results, read_run_results
 
-        return read_results(self.results_path)
+        if self.sagemaker_session is None or self.trial_component_name is None:
+            return read_results(self.results_path)
+        return read_run_results(self.sagemaker_session, self.trial_component_name)
 
 
 class _RowUsage(BaseCallbackHandler):
     """Tokens and cost of one row's LLM calls (one instance per row, so nothing is shared)."""
 
+    run_inline = True  # cheap, thread-safe per row: no executor hop under async callers
+    ignore_chain = ignore_agent = ignore_retriever = ignore_custom_event = True  # only model calls count
+
     def __init__(self):
+        self.calls = 0
         self.models: dict[Any, tuple[str | None, str | None]] = {}
         self.totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         self.cost_usd: float | None = 0.0
@@ -75,7 +86,11 @@ class _RowUsage(BaseCallbackHandler):
     def on_chat_model_start(self, serialized, messages, *, run_id, **kwargs):
         self._start(kwargs, run_id)
 
+    def status(self) -> str | None:
+        return ",".join(sorted(self.cost_statuses)) or None
+
     def on_llm_end(self, response, *, run_id, **kwargs):
+        self.calls += 1
         usage = pricing.usage_from_result(response)
         model, provider = self.models.pop(run_id, (None, None))
         if usage:
@@ -148,15 +163,14 @@ def evaluate(target: Runnable | Callable[[dict], Runnable], data: Any, scorers: 
     from ..tracking import SageMakerCallbackHandler
     from .results import ResultsSpool
 
-    path = Path(results_dir or default_results_dir()) / f"{experiment_name}--{run_name}.jsonl"
     with Run(experiment_name=experiment_name, run_name=run_name, sagemaker_session=sagemaker_session) as run:
-        spool = ResultsSpool(path, run, RESULTS_ARTIFACT)
+        spool = ResultsSpool(Path(results_dir or default_results_dir()), experiment_name, run, RESULTS_ARTIFACT)
         run.log_parameters(_run_parameters(parameters, data, total, scorer_fns, max_concurrency))
         handler = SageMakerCallbackHandler(run, **{"max_field_chars": max_field_chars, **(handler_options or {})})
-        worker = _RowWorker(runnable, scorer_fns, handler, expected_key, max_field_chars)
+        target_and_scorers = _ScoredTarget(runnable, scorer_fns, handler, max_field_chars)
         resumed = spool.done_count
         try:
-            _run_rows(worker, data, spool, total, max_concurrency, progress, run_name)
+            _run_rows(target_and_scorers, data, spool, total, max_concurrency, progress, run_name, expected_key)
         finally:
             spool.close()
             metrics = spool.aggregates.metrics([scorer_name(s) for s in scorer_fns])
@@ -167,7 +181,9 @@ def evaluate(target: Runnable | Callable[[dict], Runnable], data: Any, scorers: 
         handler.flush_tracker()
         totals = getattr(getattr(handler, "metrics", None), "totals", None)  # the handler's running totals
         metrics.update(totals() if callable(totals) else {})
-    return EvaluationResult(experiment_name, run_name, metrics, path, total, resumed, parameters)
+        tc_name = getattr(getattr(run, "_trial_component", None), "trial_component_name", None)
+    return EvaluationResult(experiment_name, run_name, metrics, spool.path, total, resumed, parameters, tc_name,
+                            sagemaker_session)
 
 
 def _resolve_scorers(scorers) -> list:
@@ -186,45 +202,87 @@ def _run_parameters(parameters: dict, data: Any, total: int, scorers: list, max_
     return params
 
 
-class _RowWorker:
-    """Runs and scores one row; never raises (errors go into the row)."""
+class _Row:
+    """One dataset row on its way through the target: position, content hash, inputs, reference."""
 
-    def __init__(self, runnable, scorers, handler, expected_key, max_field_chars):
+    __slots__ = ("index", "key", "inputs", "expected")
+
+    def __init__(self, index: int, key: str, inputs: dict, expected: Any):
+        self.index, self.key, self.inputs, self.expected = index, key, inputs, expected
+
+
+class _ScoredTarget(Runnable):
+    """Runs the target on one row and scores it, in LangChain's batch workers; never raises for a row.
+
+    It records no span of its own: the row's trace is the target's call, whose root span id is the
+    row's trace id. Model calls a scorer makes (an LLM judge) go to the same handler, tagged
+    `evaluation-scorer` with the row's trace id in their metadata, so their tokens and cost count in the run.
+    """
+
+    def __init__(self, runnable, scorers, handler, max_field_chars):
         self.runnable, self.scorers, self.handler = runnable, scorers, handler
-        self.expected_key, self.max_field_chars = expected_key, max_field_chars
+        self.names = [scorer_name(s) for s in scorers]
+        self.max_field_chars = max_field_chars
+        self.sink: Callable[[dict], None] | None = None  # takes each finished row's result (under the lock)
+        self.lock = threading.Lock()
+        self.interrupted: BaseException | None = None  # a KeyboardInterrupt/SystemExit raised in a row
 
-    def __call__(self, index: int, key: str, row: dict) -> dict:
-        inputs, expected = split_row(row, self.expected_key)
+    def invoke(self, row: _Row, config=None, **kwargs) -> None:
+        """Runs the row and spools its result here, in the worker (none is lost when the batch is interrupted)."""
+        if self.interrupted is not None:
+            return None  # stopping: rows not started stay unrecorded and run on resume
+        try:
+            result = self._run(row)
+            with self.lock:
+                self.sink(result)
+        except BaseException as stop:  # noqa: BLE001 - kept, and raised again once the finished rows are spooled
+            self.interrupted = stop
+        return None
+
+    def _run(self, row: _Row) -> dict:
         trace_id = uuid.uuid4()
         usage = _RowUsage()
-        config = {"callbacks": [self.handler, usage], "run_id": trace_id, "run_name": f"row-{index}"}
+        run_config = {"callbacks": [self.handler, usage], "run_id": trace_id, "run_name": f"row-{row.index}"}
         error, output = None, None
         started = time.perf_counter()
         try:
-            output = self.runnable.invoke(inputs, config=config)
+            output = self.runnable.invoke(row.inputs, config=run_config)
         except Exception as exc:
             error = {"type": type(exc).__name__, "message": str(exc)[: self.max_field_chars]}
         latency_ms = (time.perf_counter() - started) * 1000
         value = _plain_output(output)
+        scoring = _RowUsage()
+        scores, details, score_errors = self._score(row, value, error, trace_id, scoring)
+        result = {"schema_version": RESULT_SCHEMA_VERSION, "type": "evaluation_row", "row": row.index,
+                  "row_key": row.key, "trace_id": str(trace_id), "inputs": row.inputs, "output": value,
+                  "expected": row.expected, "scores": scores, "score_details": details or None,
+                  "score_errors": score_errors or None, "latency_ms": round(latency_ms, 3), **usage.totals,
+                  "cost_usd": usage.cost_usd, "cost_status": usage.status(), "error": error}
+        if scoring.calls:
+            result.update(scoring_total_tokens=scoring.totals["total_tokens"], scoring_cost_usd=scoring.cost_usd)
+        return result
+
+    def _score(self, row: _Row, value, error, trace_id, scoring):
         scores, details, score_errors = {}, {}, {}
-        for scorer in self.scorers:
-            name = scorer_name(scorer)
-            if error is not None:
-                scores[name] = None
-                continue
+        if error is not None:
+            return dict.fromkeys(self.names), details, score_errors
+        # a scorer's own LangChain calls (an LLM judge) inherit this config: tracked in the run, tagged, and
+        # pointing at the row's trace (their own root spans: the row's span has ended by now)
+        callbacks = [self.handler, scoring]
+        meta = {"evaluation_row": row.index, "evaluation_trace_id": str(trace_id)}
+        for scorer, name in zip(self.scorers, self.names, strict=True):
+            token = var_child_runnable_config.set({"callbacks": callbacks, "run_name": name, "tags": [SCORER_TAG],
+                                                   "metadata": {**meta, "scorer": name}})
             try:
-                scores[name], extra = _score_value(scorer(inputs, value, expected), name)
+                scores[name], extra = _score_value(scorer(row.inputs, value, row.expected), name)
                 if extra:
                     details[name] = extra
             except Exception as exc:  # a broken scorer costs its score on this row, never the evaluation
                 scores[name] = None
                 score_errors[name] = f"{type(exc).__name__}: {exc}"
-        return {"schema_version": RESULT_SCHEMA_VERSION, "type": "evaluation_row", "row": index, "row_key": key,
-                "trace_id": str(trace_id), "inputs": inputs, "output": value, "expected": expected,
-                "scores": scores, "score_details": details or None, "score_errors": score_errors or None,
-                "latency_ms": round(latency_ms, 3), **usage.totals,
-                "cost_usd": usage.cost_usd, "cost_status": ",".join(sorted(usage.cost_statuses)) or None,
-                "error": error}
+            finally:
+                var_child_runnable_config.reset(token)
+        return scores, details, score_errors
 
 
 def _plain_output(output: Any) -> Any:
@@ -251,40 +309,42 @@ def _score_value(result: Any, name: str) -> tuple[float | None, dict | None]:
     raise TypeError(f"scorer {name} returned {type(result).__name__}; return a bool, a number or a dict")
 
 
-def _run_rows(worker: _RowWorker, data, spool, total: int, max_concurrency: int, progress: bool, label: str):
+def _run_rows(target: _ScoredTarget, data, spool, total: int, max_concurrency: int, progress: bool, label: str,
+              expected_key: str):
+    """Rows in windows through LangChain's batch_as_completed: bounded memory, results spooled as they come."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=spool.done_count, desc=f"evaluate {label}", unit="row", disable=not progress,
                mininterval=0.5)
-    window = max_concurrency * 2  # rows in flight: bounded, so a huge dataset is never all in memory
-    pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="evaluate")
-    pending: set = set()
+    window = max(256, 64 * max_concurrency)  # rows held at once: a huge dataset is never all in memory
+    config = {"max_concurrency": max_concurrency}
     try:
+        batch: list[_Row] = []
         for index, row in enumerate(iter_rows(data)):
             key = row_key(row)
             if spool.has(index, key):
                 continue
-            pending.add(pool.submit(worker, index, key, row))
-            if len(pending) >= window:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    spool.write(future.result())
-                    bar.update(1)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                spool.write(future.result())
-                bar.update(1)
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        for future in pending:  # rows already running finish and are kept
-            if not future.cancelled():
-                try:
-                    spool.write(future.result())
-                except Exception:  # noqa: S110 - the row is run again on resume
-                    pass
-        raise
+            batch.append(_Row(index, key, *split_row(row, expected_key)))
+            if len(batch) >= window:
+                _run_window(target, batch, config, spool, bar)
+                batch = []
+        if batch:
+            _run_window(target, batch, config, spool, bar)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
+
+
+def _run_window(target: _ScoredTarget, batch: list[_Row], config: dict, spool, bar) -> None:
+    """One window of rows through LangChain's batch; workers spool each result as it finishes.
+
+    (batch_as_completed waits on every pending future at each completion: quadratic in the window.)
+    """
+    def sink(result: dict) -> None:
+        spool.write(result)
+        bar.update(1)
+
+    target.sink = sink
+    target.batch(batch, config)
+    if target.interrupted is not None:
+        raise target.interrupted
+    spool.maybe_upload()

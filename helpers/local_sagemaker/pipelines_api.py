@@ -5,9 +5,38 @@ StartPipelineExecution answers UnsupportedOperation: offline, `make sweep` runs 
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 from .errors import LocalServiceError, ResourceNotFound, ValidationException
+
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")  # SageMaker's RoleArn pattern
+
+
+def role_arn_problem(role, where: str = "RoleArn") -> str | None:
+    """Why `role` is not an IAM role ARN SageMaker accepts, naming what to do; None when it is one."""
+    if isinstance(role, str) and 20 <= len(role) <= 2048 and ROLE_ARN.fullmatch(role):
+        return None
+    return (f"{where} {role!r} is not an IAM role ARN: SageMaker needs arn:aws:iam::<12-digit account>:role/<name>. "
+            "Set SAGEMAKER_ROLE_ARN (or pass role=) to the ARN of your SageMaker execution role.")
+
+
+def _check_roles(p) -> None:
+    """The pipeline's role and every step's role, as SageMaker checks them when it stores a definition."""
+    problem = role_arn_problem(p.get("RoleArn"))
+    if problem:
+        raise ValidationException(problem)
+    try:
+        steps = json.loads(p.get("PipelineDefinition") or "{}").get("Steps") or []
+    except (ValueError, AttributeError):
+        raise ValidationException("PipelineDefinition is not a JSON object with a Steps list.") from None
+    for step in steps:
+        role = (step.get("Arguments") or {}).get("RoleArn") if isinstance(step, dict) else None
+        if role is not None and not isinstance(role, dict):  # a dict is a pipeline parameter, set at start
+            problem = role_arn_problem(role, f"Step {step.get('Name')!r}'s RoleArn")
+            if problem:
+                raise ValidationException(problem)
 
 
 class PipelinesAPI:
@@ -25,6 +54,7 @@ class PipelinesAPI:
         raise ValidationException("Either PipelineDefinition or PipelineDefinitionS3Location must be provided.")
 
     def CreatePipeline(self, p):
+        _check_roles(p)
         name, now = p["PipelineName"], time.time()
         doc = {"PipelineName": name, "PipelineArn": self._pipeline_arn(name),
                "PipelineDisplayName": p.get("PipelineDisplayName", name), "PipelineDefinition": self._definition(p),
@@ -38,6 +68,9 @@ class PipelinesAPI:
 
     def UpdatePipeline(self, p):
         name = p["PipelineName"]
+        if p.get("RoleArn") or p.get("PipelineDefinition"):
+            _check_roles({"RoleArn": p.get("RoleArn") or "arn:aws:iam::000000000000:role/unchanged",
+                          "PipelineDefinition": p.get("PipelineDefinition")})
 
         def change(doc):
             if p.get("PipelineDefinition") or p.get("PipelineDefinitionS3Location"):

@@ -47,10 +47,21 @@ def notebook_parameters(sweep: Sweep, parameters: dict, run_name: str) -> dict[s
     return {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 
+def check_role(role) -> str:
+    """The role, if it is an IAM role ARN; else a ValueError naming it and SAGEMAKER_ROLE_ARN."""
+    from ..local_sagemaker.pipelines_api import role_arn_problem
+
+    problem = role_arn_problem(role, "role")
+    if problem:
+        raise ValueError(problem)
+    return role
+
+
 def to_pipeline(sweep: Sweep, *, role: str, image_uri: str, sagemaker_session, instance_type: str = "ml.m5.large",
                 kernel_name: str = "python3", s3_root_uri: str | None = None, pipeline_name: str | None = None,
                 notebook: str | Path = NOTEBOOK, max_runtime_in_seconds: int = 2 * 60 * 60):
     """The Pipeline: one independent NotebookJobStep per point, all tracking into sweep.experiment_name."""
+    check_role(role)
     # importing sagemaker.mlops builds a default boto3 client (no request), which needs a region
     os.environ.setdefault("AWS_DEFAULT_REGION", sagemaker_session.boto_region_name)
     from sagemaker.mlops.workflow.notebook_job_step import NotebookJobStep
@@ -82,10 +93,13 @@ def studio_hint(pipeline) -> str:
 def upsert(pipeline, role: str) -> str:
     """Create or update the pipeline; prints and returns its ARN.
 
-    On the stand-in, which has no IAM for the SDK's role check, the definition is stored with the same
+    On the stand-in, which has no IAM for the SDK's role check, the role's format is checked here and
+    again by the stand-in (as SageMaker does), and the definition is stored with the same
     CreatePipeline/UpdatePipeline calls the SDK makes.
     """
     from ..experiments import local_backend
+
+    check_role(role)
 
     if local_backend(pipeline.sagemaker_session) is None:
         arn = pipeline.upsert(role_arn=role)["PipelineArn"]
