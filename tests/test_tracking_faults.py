@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import uuid
 
@@ -40,6 +41,9 @@ def test_a_full_disk_keeps_every_span_in_memory_and_says_so(local_session, full_
         for i in range(1_500):  # 3,000 spans, far past 64 KB
             assert chain.invoke(i, config={"callbacks": [handler]}) == i
     assert "No space left on device" in caplog.text and "kept in memory" in caplog.text
+    on_disk = re.search(r"the first (\d+) bytes of spans are in (\S+langchain-trace\.jsonl)", caplog.text)
+    assert on_disk and 0 < int(on_disk.group(1)) < 64 * 1024  # says exactly what the disk holds
+    assert "a crash before their upload loses them" in caplog.text  # and what it does not
     assert "safe" not in caplog.text  # no claim that the disk holds what it refused
     spans = read_run_spans(local_session, "faults-full")
     assert len(spans) == 3_000 and sorted(s["inputs"]["input"] for s in spans if s["parent_id"] is None) == list(range(1_500))

@@ -125,3 +125,14 @@ def test_each_value_that_cannot_be_encoded_becomes_a_marker_and_its_neighbours_s
     assert out["attrs"].startswith("<unserializable RaisingAttributes")
     assert out["cycle"]["self"].startswith("<cycle")
     assert out["nan"] == "nan" and out["kept"] == "plain text" and span["status"] == "ok"
+
+
+def test_the_default_span_budget_is_256_kb(spool_dir):
+    run = FakeRun()
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir)  # max_span_bytes's default
+    RunnableLambda(lambda x: ["x" * 19_000] * 90).invoke("q", config={"callbacks": [handler]})
+    handler.flush_tracker()
+    (span,) = run.spans()
+    assert span["cut"].startswith("[span of ") and "262144-byte budget" in span["cut"]
+    (line,) = [ln for _, body in run.segments for ln in body.splitlines() if b'"type":"span"' in ln]
+    assert len(line) <= 256 * 1024
