@@ -96,7 +96,7 @@ def test_an_experiment_with_no_runs_says_where_it_looked(local_session, local_di
         plot_runs(runs)
 
 
-def test_one_unreadable_segment_is_marked_and_the_others_still_read(local_session, spool_dir, caplog):
+def test_one_unreadable_segment_is_marked_and_the_others_still_read(local_session, spool_dir, caplog, tmp_path):
     """Three executions, each a writer of its segments (its spans, then its end record): the first one's span
     segment is denied, the second's corrupt; the third's reads, and each bad one is named."""
     from langchain_core.runnables import RunnableLambda
@@ -133,6 +133,14 @@ def test_one_unreadable_segment_is_marked_and_the_others_still_read(local_sessio
     html = trace_html(spans, "r")
     assert "2 segments of this trace could not be read" in html and denied.uri in html and "call-2" in html
     assert html.count('class="trace"') == 1  # the markers are named, not drawn as calls
+
+    from helpers.analysis import save_trace
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        saved = save_trace("segments", "r", to=tmp_path / "r.jsonl", sagemaker_session=local_session).read_text()
+    assert '"call-2"' in saved and '"call-0"' not in saved and "garbage" in saved  # what the store holds, in order
+    assert denied.uri in caplog.text and "1 of 6 trace segments could not be read" in caplog.text
 
 
 def test_a_denied_listing_is_one_marker_not_an_error(local_session, spool_dir):
