@@ -69,8 +69,11 @@ def test_a_missing_object_is_reported_not_raised(local_session, tmp_path):
     bucket, key = runs["trace_uri"][0][5:].split("/", 1)
     local_session.boto_session.client("s3").delete_object(Bucket=bucket, Key=key)
     spans, status = load_traces(EXPERIMENT, sagemaker_session=local_session, with_status=True)
-    assert spans.empty and spans.attrs == {}
-    assert status["trace_status"][0] == "missing_object (NoSuchKey)"
+    assert spans.attrs == {}
+    (marker,) = spans.itertuples()  # no span, one row saying which object could not be read and why
+    assert marker.kind == "unreadable_segment" and marker.name == key and "NoSuchKey" in marker.error
+    assert status["trace_status"][0] == "missing_object (NoSuchKey)" and status["spans"][0] == 0
+    assert status["unreadable_segments"][0] == [f"s3://{bucket}/{key} (NoSuchKey)"]
 
 
 def test_runs_sharing_a_temperature_share_a_bar():
@@ -91,3 +94,64 @@ def test_an_experiment_with_no_runs_says_where_it_looked(local_session, local_di
     assert caplog.text.count("'nothing-here' has no runs") == 2 and str(local_dir) in caplog.text
     with pytest.raises(ValueError, match="no runs to plot"):
         plot_runs(runs)
+
+
+def test_one_unreadable_segment_is_marked_and_the_others_still_read(local_session, spool_dir, caplog, tmp_path):
+    """Three executions, each a writer of its segments (its spans, then its end record): the first one's span
+    segment is denied, the second's corrupt; the third's reads, and each bad one is named."""
+    from langchain_core.runnables import RunnableLambda
+
+    from helpers.analysis.segments import list_segments
+    from helpers.experiments import load_run, local_backend
+    from helpers.tracking import SageMakerCallbackHandler
+
+    for index, opener in enumerate([Run, load_run, load_run]):
+        with opener(experiment_name="segments", run_name="r", sagemaker_session=local_session) as run:
+            handler = SageMakerCallbackHandler(run, spool_dir=spool_dir)
+            RunnableLambda(lambda x: x, name=f"call-{index}").invoke(f"call-{index}", config={"callbacks": [handler]})
+    tc = local_session.sagemaker_client.describe_trial_component(TrialComponentName="segments-r")
+    s3 = local_session.boto_session.client("s3")
+    segments = list_segments(s3, tc["OutputArtifacts"]["langchain-trace"]["Value"])
+    writers = list(dict.fromkeys(s.writer for s in segments))
+    assert len(writers) == 3 and all(s.name.startswith(f"{s.writer}/") for s in segments)
+    denied, corrupt = (next(s for s in segments if s.writer == w) for w in writers[:2])  # each writer's first
+    bucket = denied.uri[5:].split("/", 1)[0]
+    s3.put_object(Bucket=bucket, Key=corrupt.uri[5:].split("/", 1)[1], Body=b"\x00\xff garbage\n{not json\n")
+    local_backend(local_session).add_fault("s3.GetObject", code="AccessDenied", status=403, times=None,
+                                           key=denied.uri[5:].split("/", 1)[1])
+    with caplog.at_level("WARNING"):
+        spans, status = load_traces("segments", sagemaker_session=local_session, with_status=True)
+    assert spans["name"].tolist() == [denied.name, corrupt.name, "call-2"]  # in writing order
+    assert spans["kind"].tolist() == ["unreadable_segment", "unreadable_segment", "chain"]
+    assert "AccessDenied" in spans["error"][0] and "corrupt: 2 lines" in spans["error"][1]
+    assert spans["start_time"].notna().all()  # a marker stands at its writer's creation time
+    (row,) = status.to_dict("records")
+    assert row["trace_status"] == f"missing_segments (1 of {len(segments)}), skipped_lines (2)" and row["spans"] == 1
+    assert row["unreadable_segments"] == [f"{denied.uri} (AccessDenied)", f"{corrupt.uri} (2 lines skipped)"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("helpers")]
+    assert len(warnings) == 1 and denied.uri in warnings[0] and corrupt.uri in warnings[0]
+    html = trace_html(spans, "r")
+    assert "2 segments of this trace could not be read" in html and denied.uri in html and "call-2" in html
+    assert html.count('class="trace"') == 1  # the markers are named, not drawn as calls
+
+    from helpers.analysis import save_trace
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        saved = save_trace("segments", "r", to=tmp_path / "r.jsonl", sagemaker_session=local_session).read_text()
+    assert '"call-2"' in saved and '"call-0"' not in saved and "garbage" in saved  # what the store holds, in order
+    assert denied.uri in caplog.text and "1 of 6 trace segments could not be read" in caplog.text
+
+
+def test_a_denied_listing_is_one_marker_not_an_error(local_session, spool_dir):
+    from langchain_core.runnables import RunnableLambda
+
+    from helpers.experiments import local_backend
+    from helpers.tracking import SageMakerCallbackHandler
+
+    with Run(experiment_name="listing", run_name="r", sagemaker_session=local_session) as run:
+        RunnableLambda(lambda x: x).invoke("q", config={"callbacks": [SageMakerCallbackHandler(run, spool_dir=spool_dir)]})
+    local_backend(local_session).add_fault("s3.ListObjectsV2", code="AccessDenied", status=403, times=None)
+    spans, status = load_traces("listing", sagemaker_session=local_session, with_status=True)
+    assert spans["kind"].tolist() == ["unreadable_segment"] and "listing failed: AccessDenied" in spans["error"][0]
+    assert status["trace_status"][0] == "missing_object (listing failed: AccessDenied)"

@@ -200,3 +200,25 @@ def test_an_old_single_object_trace_still_reads_and_survives_a_re_run(local_sess
         RunnableLambda(lambda x: x).invoke("new", config={"callbacks": [SageMakerCallbackHandler(run, spool_dir=spool_dir)]})
     assert roots(local_session, "legacy", "r") == ["new", "old"]
     assert len(load_traces("legacy", sagemaker_session=local_session)) == 2
+
+
+def test_a_local_crash_spool_is_not_sent_with_an_aws_session(tmp_path, spool_dir, caplog):
+    """The notebooks share one spool folder and run names: a local crash's spool must not reach the AWS run."""
+    killed_mid_run(tmp_path / "local", spool_dir, "shared-names", """
+        local_backend(s).add_fault("s3.PutObject", times=None)
+        RunnableLambda(lambda x: x).invoke("local-crash", config={"callbacks": [handler]})
+    """)
+    aws = open_session("local", local_dir=tmp_path / "aws")  # answered offline, but it looks like AWS:
+    del aws._local_sagemaker  # the store identity is then backend=aws, region, account (from STS)
+    with Run(experiment_name="shared-names", run_name="killed", sagemaker_session=aws) as run:
+        RunnableLambda(lambda x: x).invoke("real-run", config={"callbacks": [SageMakerCallbackHandler(run, spool_dir=spool_dir)]})
+    with caplog.at_level(logging.WARNING):
+        assert upload_pending_spools(aws, spool_dir=spool_dir) == []
+    refusal = next(r.getMessage() for r in caplog.records if "belongs to the store" in r.getMessage())
+    assert "backend=local" in refusal and str(tmp_path / "local") in refusal
+    assert "backend=aws" in refusal and "account=123456789012" in refusal
+    assert roots(aws, "shared-names") == ["real-run"]  # the AWS run untouched
+    assert len(list(spool_dir.iterdir())) == 1  # the local spool is kept for its own store
+    local = open_session("local", local_dir=tmp_path / "local")
+    assert len(upload_pending_spools(local, spool_dir=spool_dir)) == 1
+    assert roots(local, "shared-names") == ["local-crash"]

@@ -103,3 +103,36 @@ def test_a_span_over_its_budget_is_cut_harder_and_says_so(spool_dir):
     assert span["status"] == "ok" and span["kind"] == "chain"  # the span itself is kept
     (line,) = [ln for _, body in run.segments for ln in body.splitlines() if b'"type":"span"' in ln]
     assert len(line) <= 32 * 1024
+
+
+def test_each_value_that_cannot_be_encoded_becomes_a_marker_and_its_neighbours_stay(spool_dir):
+    """Depth past the limit, huge integers, raising __repr__ and attributes, cycles: a marker each, in one span."""
+    run = FakeRun()
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir)
+    odd = {"deep": deep(5_000), "big": 2**100, "huge": -(2**40_000), "repr": RaisingRepr(),
+           "attrs": RaisingAttributes(), "cycle": cyclic(), "nan": float("nan"), "kept": "plain text"}
+    RunnableLambda(lambda x: odd, name="odd").invoke("q", config={"callbacks": [handler]})
+    handler.flush_tracker()
+    (span,) = run.spans()
+    out = span["outputs"]
+    level, depth = out["deep"], 0
+    while isinstance(level, list):
+        level, depth = level[0], depth + 1
+    assert level.startswith("<max depth") and depth < 20
+    assert out["big"] == str(2**100)  # past 64 bits: kept as its digits, as text
+    assert out["huge"] == "<int of 40001 bits>"
+    assert out["repr"].startswith("<unserializable RaisingRepr")
+    assert out["attrs"].startswith("<unserializable RaisingAttributes")
+    assert out["cycle"]["self"].startswith("<cycle")
+    assert out["nan"] == "nan" and out["kept"] == "plain text" and span["status"] == "ok"
+
+
+def test_the_default_span_budget_is_256_kb(spool_dir):
+    run = FakeRun()
+    handler = SageMakerCallbackHandler(run, store=run, spool_dir=spool_dir)  # max_span_bytes's default
+    RunnableLambda(lambda x: ["x" * 19_000] * 90).invoke("q", config={"callbacks": [handler]})
+    handler.flush_tracker()
+    (span,) = run.spans()
+    assert span["cut"].startswith("[span of ") and "262144-byte budget" in span["cut"]
+    (line,) = [ln for _, body in run.segments for ln in body.splitlines() if b'"type":"span"' in ln]
+    assert len(line) <= 256 * 1024

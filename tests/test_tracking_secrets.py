@@ -1,6 +1,6 @@
 """No secret reaches anything the project writes: 27 secret formats x 13 placements, plus the run's failure
 message (378 combinations), checked in the trace, the spool, every file of the store, the run's parameters
-and status, and the logs."""
+and status, and the logs; and the warning of a failed upload whose error holds a secret."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
+from test_tracking_unit import FakeRun
 
 from helpers.analysis.traces import read_trace_text
 from helpers.experiments import Run
@@ -150,3 +151,45 @@ def test_no_secret_leaks_from_the_failure_message_of_a_run(local_session, local_
             written.append(repr(tc).encode())
     written += [*store_files(local_dir, spool_dir), caplog.text.encode()]
     assert leaks_in(written) == []
+
+
+class LeakyStore(FakeRun):
+    """A trace store whose every upload fails with an error message holding a secret (a URL with credentials)."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def put_segment(self, name, body):
+        secret = self.secret
+        raise ConnectionError(f"cannot reach https://user:{secret}@s3.example.com/?token={secret} with {secret}")
+
+
+def warnings_of_failed_uploads(secrets: dict, spool_dir) -> None:
+    for name, secret in secrets.items():
+        store = LeakyStore(shown(secret, name))
+        handler = SageMakerCallbackHandler(store, store=store, spool_dir=spool_dir)
+        RunnableLambda(lambda x: x).invoke("q", config={"callbacks": [handler]})
+        handler.flush_tracker()
+
+
+def test_no_secret_leaks_from_a_warning_about_a_failed_upload(spool_dir, monkeypatch, caplog):
+    """A store error whose message holds a secret: the warning that names it is redacted (27 formats)."""
+    monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")
+    shaped = {k: v for k, v in SECRETS.items() if k != "bedrock_env_value"}  # found by their shape
+    with caplog.at_level(logging.INFO):
+        warnings_of_failed_uploads(shaped, spool_dir)
+    assert caplog.text.count("uploading the trace failed") == len(shaped)  # each warned, once
+    assert leaks_in([caplog.text.encode()]) == []
+
+
+@pytest.mark.xfail(strict=True, reason="redact.py: the log filter's Redactor reads secret-named environment "
+                   "variables (AWS_BEARER_TOKEN_BEDROCK, ...) once, at import; a value set later (a notebook's "
+                   "load_dotenv or os.environ after importing helpers.tracking) leaks in warnings")
+def test_no_secret_set_after_import_leaks_from_a_warning(spool_dir, monkeypatch, caplog):
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", BEDROCK_ENV_VALUE)  # set after helpers.tracking was imported
+    monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")
+    with caplog.at_level(logging.INFO):
+        warnings_of_failed_uploads({"bedrock_env_value": BEDROCK_ENV_VALUE}, spool_dir)
+    assert "uploading the trace failed" in caplog.text
+    assert leaks_in([caplog.text.encode()]) == []

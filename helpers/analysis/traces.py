@@ -1,7 +1,8 @@
 """load_traces: every span of every run's trace, fetched in parallel, one row per span.
 
 A run's trace is a prefix of segment objects (read in key order) or, for runs traced before, one object.
-A run whose trace is missing or damaged gets a status of its own; it never aborts the load.
+A run whose trace is missing or damaged gets a status of its own; it never aborts the load. A segment that
+cannot be read is a marker row of kind "unreadable_segment" where its spans would be; the others still read.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from tqdm.auto import tqdm
 from ..experiments import open_session
 from . import mlflow_readback
 from .jsonl import line_reader
+from .segments import ARTIFACT, Segment, list_segments, read_segments, trace_uris, writer_started
 from .span_table import COLUMNS, empty_columns, extend_columns, span_columns, span_frame
 
-__all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "iter_trial_components", "list_trial_components", "load_traces",
-           "read_run_spans", "read_trace_text", "trace_keys", "trace_uris",
-           "parse_trace"]
+__all__ = ["ARTIFACT", "COLUMNS", "SCHEMA_VERSIONS", "STATUS_COLUMNS", "UNREADABLE_KIND", "iter_trial_components",
+           "list_trial_components", "load_traces", "parse_trace", "read_run_spans", "read_trace_text", "trace_keys",
+           "trace_uris"]
 
 log = logging.getLogger(__name__)
 
-ARTIFACT = "langchain-trace"
 SCHEMA_VERSIONS = {1}
+STATUS_COLUMNS = ["run_name", "trace_status", "spans", "unreadable_segments"]
 
 
 def iter_trial_components(session, experiment_name: str) -> Iterator[dict]:
@@ -117,32 +119,22 @@ def run_name_of(tc: dict) -> str:
     return name
 
 
-def trace_uris(tc: dict) -> list[str]:
-    """The S3 locations of a run's trace: an earlier single object first, then the segment prefix (or object)."""
-    artifacts = tc.get("OutputArtifacts") or {}
-    values = [str((artifacts.get(name) or {}).get("Value", "")) for name in (f"{ARTIFACT}-earlier", ARTIFACT)]
-    return [value for value in values if value.startswith("s3://")]
-
-
 def trace_keys(s3, uri: str) -> list[tuple[str, str]]:
-    """(bucket, key) of every object of one trace location, in reading order."""
-    bucket, _, key = uri[5:].partition("/")
-    if not key.endswith("/"):
-        return [(bucket, key)]
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-        keys += [item["Key"] for item in page.get("Contents") or []]
-    return [(bucket, k) for k in sorted(keys)]
+    """(bucket, key) of every object of one trace location, in reading order (raises if the listing fails)."""
+    segments = list_segments(s3, uri)
+    for segment in segments:
+        if segment.exception is not None:
+            raise segment.exception
+    return [tuple(segment.uri[5:].split("/", 1)) for segment in segments]
 
 
 def read_trace_text(s3, tc: dict) -> str:
     """The whole JSON Lines text of a run's trace, every segment in order (raises if one cannot be read)."""
-    parts = []
-    for uri in trace_uris(tc):
-        for bucket, key in trace_keys(s3, uri):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
-            parts.append(body if body.endswith("\n") or not body else body + "\n")
-    return "".join(parts)
+    segments = read_segments(s3, tc)
+    for segment in segments:
+        if segment.exception is not None:
+            raise segment.exception
+    return "".join(segment.text for segment in segments)
 
 
 def read_run_spans(session, trial_component_name: str) -> list[dict]:
@@ -152,22 +144,52 @@ def read_run_spans(session, trial_component_name: str) -> list[dict]:
     return _first_of_each(spans)
 
 
-def _fetch(s3, tc: dict, experiment_name: str | None) -> tuple[str, list[dict], str]:
-    """One run's name, spans and trace status; a missing or damaged trace is a status, never an error."""
+UNREADABLE_KIND = "unreadable_segment"
+
+
+def unreadable_marker(segment: Segment, why: str) -> dict:
+    """The row that stands where an unreadable segment's spans would be: which segment, and why."""
+    started = writer_started(segment.writer)
+    return {"span_id": f"{UNREADABLE_KIND}:{segment.name}", "trace_id": None, "parent_id": None,
+            "kind": UNREADABLE_KIND, "name": segment.name, "status": "error",
+            "start_time": started.isoformat() if started else None,
+            "error": f"segment {segment.uri} could not be read ({why}); its spans are not in this frame"}
+
+
+def _fetch(s3, tc: dict, experiment_name: str | None) -> tuple[str, list[dict], str, list[str]]:
+    """One run's name, spans (a marker row for each unreadable segment), trace status and bad segments.
+
+    A segment that cannot be fetched, or holds no readable line, is a marker row and named; one with some
+    damaged lines is named; the other segments read as usual. Never an error.
+    """
     run_name = run_name_of(tc)
     if not trace_uris(tc):
-        return run_name, [], "no_trace"
-    try:
-        text = read_trace_text(s3, tc)
-    except Exception as error:  # a missing or unreadable object is reported for this run only
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
-        return run_name, [], f"missing_object ({code})"
-    spans, skipped = parse_trace(text, for_pandas=True)
-    spans = _first_of_each(spans)
-    status = "ok" if not skipped else f"skipped_lines ({skipped})"
-    if not spans and skipped:
-        status = f"unreadable ({skipped} lines)"
-    return run_name, spans, status
+        return run_name, [], "no_trace", []
+    rows, skipped, bad, missing, corrupt = [], 0, [], [], 0
+    segments = read_segments(s3, tc)
+    for segment in segments:
+        if not segment.readable:
+            rows.append(unreadable_marker(segment, segment.error))
+            bad.append(f"{segment.uri} ({segment.error})")
+            missing.append(segment.error)
+            continue
+        spans, lines = parse_trace(segment.text, for_pandas=True)
+        skipped += lines
+        if lines and lines == sum(1 for line in segment.text.split("\n") if line.strip()):  # not one record
+            corrupt += 1
+            rows.append(unreadable_marker(segment, f"corrupt: {lines} lines are not trace records"))
+        rows += spans
+        if lines:
+            bad.append(f"{segment.uri} ({lines} lines skipped)")
+    rows = _first_of_each(rows)
+    parts = []
+    if missing:
+        parts.append(f"missing_object ({', '.join(dict.fromkeys(missing))})" if len(missing) == len(segments)
+                     else f"missing_segments ({len(missing)} of {len(segments)})")
+    if skipped:
+        parts.append(f"unreadable ({skipped} lines)" if len(rows) == len(missing) + corrupt
+                     else f"skipped_lines ({skipped})")
+    return run_name, rows, ", ".join(parts) or "ok", bad
 
 
 def _first_of_each(spans: list[dict]) -> list[dict]:
@@ -183,9 +205,9 @@ def _first_of_each(spans: list[dict]) -> list[dict]:
     return out
 
 
-def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict[str, list], str]:
-    run_name, spans, status = _fetch(s3, tc, experiment_name)
-    return run_name, span_columns(run_name, spans), status
+def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict[str, list], str, list[str]]:
+    run_name, spans, status, bad = _fetch(s3, tc, experiment_name)
+    return run_name, span_columns(run_name, spans), status, bad
 
 
 def load_traces(experiment_name: str | None = None, run_names: list[str] | None = None,
@@ -193,14 +215,18 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
                 with_status: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """One row per span across the runs, a plain DataFrame.
 
-    with_status=True: also a frame of one row per run (run_name, trace_status, spans) saying how its trace
-    loaded ("ok", "no_trace", "missing_object (...)", "skipped_lines (n)", ...): spans, status = load_traces(...).
+    with_status=True: also a frame of one row per run (run_name, trace_status, spans, unreadable_segments)
+    saying how its trace loaded ("ok", "no_trace", "missing_object (...)", "missing_segments (k of n)",
+    "skipped_lines (n)", ...): spans, status = load_traces(...). Each segment that could not be read is named
+    in unreadable_segments (with why) and marked by a row of kind "unreadable_segment" in the spans.
     progress: show a progress bar (default: when there are 20 runs or more).
     """
     if not experiment_name:
         raise ValueError("load_traces needs experiment_name (and optionally run_names to pick runs).")
     if mlflow_readback.is_mlflow(sagemaker_session):  # an MLflow tracker: the same columns from its artifacts
         frame, status = mlflow_readback.load_traces(experiment_name, sagemaker_session, run_names)
+        if "unreadable_segments" not in status:
+            status["unreadable_segments"] = [[] for _ in range(len(status))]
         return (frame, status) if with_status else frame
     session = sagemaker_session or open_session()
     tcs = iter_trial_components(session, experiment_name)
@@ -215,10 +241,16 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
         show = progress if progress is not None else len(futures) >= 20
         with tqdm(total=len(futures), desc="traces", disable=not show) as bar:
             while futures:  # popped, so each run's result is dropped once appended
-                run_name, chunk, status = futures.popleft().result()
+                run_name, chunk, status, bad = futures.popleft().result()
                 extend_columns(columns, chunk)
-                statuses.append({"run_name": run_name, "trace_status": status, "spans": len(chunk["span_id"])})
-                if status != "ok":
+                spans = sum(kind != UNREADABLE_KIND for kind in chunk["kind"])
+                statuses.append({"run_name": run_name, "trace_status": status, "spans": spans,
+                                 "unreadable_segments": bad})
+                if bad:
+                    log.warning("Run %s: trace %s; not read: %s (a row of kind %r marks each segment that "
+                                "could not be read); the other segments are loaded.", run_name, status,
+                                ", ".join(bad), UNREADABLE_KIND)
+                elif status != "ok":
                     log.warning("Run %s: trace %s.", run_name, status)
                 bar.update()
     if not statuses:
@@ -229,4 +261,4 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
     frame = span_frame(columns)
     if not with_status:
         return frame
-    return frame, pd.DataFrame(statuses, columns=["run_name", "trace_status", "spans"])
+    return frame, pd.DataFrame(statuses, columns=STATUS_COLUMNS)

@@ -2,6 +2,7 @@
 
 Plain divs with inline styles and the tree drawn in the label text itself (├─, └─), so it reads the same in
 Jupyter, JupyterLab/Studio and the HTML export, whatever their table styles. Kind is a colour, with a legend.
+A segment of the trace that could not be read (a row of kind "unreadable_segment") is named above the calls.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import html
 
 import pandas as pd
+
+from .traces import UNREADABLE_KIND
 
 KIND_COLORS = {"llm": "#4e79a7", "chat_model": "#4e79a7", "tool": "#f28e2b", "chain": "#9c9c9c",
                "retriever": "#59a14f", "prompt": "#d4a6c8", "parser": "#b07aa1"}
@@ -117,18 +120,31 @@ def _trace_block(spans: pd.DataFrame, llm_numbers: dict) -> str:
                       _legend(spans["kind"]), *rows, axis, *details, "</div>"])
 
 
+def _unreadable_notice(markers: pd.DataFrame) -> str:
+    """A warning naming each segment of the trace that could not be read (its spans are not shown)."""
+    if markers.empty:
+        return ""
+    items = "".join(f"<li>{html.escape(str(error))}</li>" for error in markers["error"])
+    return (f'<div class="unreadable-segments" style="color:{ERROR_COLOR}">{len(markers)} segment'
+            f'{"s" * (len(markers) != 1)} of this trace could not be read; the calls below are what the other '
+            f"segments hold:<ul style=\"margin:2px 0\">{items}</ul></div>")
+
+
 def trace_html(spans: pd.DataFrame, run_name: str, max_traces: int = 5) -> str:
     """HTML for one run: its top-level calls (traces), newest first, at most max_traces of them."""
     rows = spans[spans["run_name"].str.lower() == run_name.lower()]
+    unreadable = rows[rows["kind"] == UNREADABLE_KIND]
+    rows = rows[rows["kind"] != UNREADABLE_KIND]
+    notice = _unreadable_notice(unreadable)
     if rows.empty:
-        return f"<p>No spans for run <b>{html.escape(run_name)}</b>.</p>"
+        return f"{notice}<p>No spans for run <b>{html.escape(run_name)}</b>.</p>"
     groups = [(g["start_time"].min(), g) for _, g in rows.groupby("trace_id", sort=False, dropna=False)]
     traces = (sorted((t for t in groups if pd.notna(t[0])), key=lambda t: t[0], reverse=True)
               + [t for t in groups if pd.isna(t[0])])
     shown = traces[:max_traces]
     parts = ['<div class="trace-view" style="font-family:monospace;font-size:12px;text-align:left">',
              f"<div><b>{html.escape(run_name)}</b>: {len(traces)} top-level call{'s' * (len(traces) != 1)}, "
-             f"{len(rows)} spans, newest first</div>"]
+             f"{len(rows)} spans, newest first</div>", notice]
     for _, group in shown:
         llm = group[group["kind"].isin(_LLM_KINDS)].sort_values("start_time", kind="stable")
         numbers = {span_id: index for index, span_id in enumerate(llm["span_id"], 1)}

@@ -34,6 +34,7 @@ class _Fault:
     status: int
     times: int | None  # None: until cleared
     timeout: bool
+    key: str | None = None  # S3 only: fail only calls on this object key
 
 
 class LocalSageMaker:
@@ -67,23 +68,28 @@ class LocalSageMaker:
             self.request_counts.clear()
 
     def add_fault(self, operation: str, code: str = "InternalError", status: int = 500,
-                  times: int | None = 1, timeout: bool = False) -> None:
+                  times: int | None = 1, timeout: bool = False, key: str | None = None) -> None:
         """Make the next `times` calls of e.g. "s3.PutObject" fail (None: until cleared).
 
         timeout=True raises botocore's ReadTimeoutError instead, which its retry logic treats as a timeout.
+        key: fail only the calls on this S3 object key (e.g. one segment of a trace); others are served.
         """
         if "." not in operation:
             raise ValueError(f'operation must look like "s3.PutObject" (service.Operation); got {operation!r}.')
+        if key is not None and not operation.startswith("s3."):
+            raise ValueError(f"key= selects S3 objects; {operation!r} is not an S3 operation.")
         with self._lock:
-            self._faults[operation] = _Fault(code, status, times, timeout)
+            self._faults[operation] = _Fault(code, status, times, timeout, key)
 
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, operation: str) -> _Fault | None:
+    def _take_fault(self, operation: str, params: dict) -> _Fault | None:
         with self._lock:
             fault = self._faults.get(operation)
+            if fault is not None and fault.key is not None and params.get("Key") != fault.key:
+                return None  # a fault on another object
             if fault is not None and fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
@@ -97,7 +103,7 @@ class LocalSageMaker:
             self.request_counts[operation] += 1
         if self.latency_s:
             time.sleep(self.latency_s)
-        fault = self._take_fault(operation)
+        fault = self._take_fault(operation, params)
         if fault is not None:
             if fault.timeout:
                 raise ReadTimeoutError(endpoint_url=request.url)
