@@ -183,9 +183,6 @@ def test_no_secret_leaks_from_a_warning_about_a_failed_upload(spool_dir, monkeyp
     assert leaks_in([caplog.text.encode()]) == []
 
 
-@pytest.mark.xfail(strict=True, reason="redact.py: the log filter's Redactor reads secret-named environment "
-                   "variables (AWS_BEARER_TOKEN_BEDROCK, ...) once, at import; a value set later (a notebook's "
-                   "load_dotenv or os.environ after importing helpers.tracking) leaks in warnings")
 def test_no_secret_set_after_import_leaks_from_a_warning(spool_dir, monkeypatch, caplog):
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", BEDROCK_ENV_VALUE)  # set after helpers.tracking was imported
     monkeypatch.setenv("SAGEMAKER_TRACKING_STRICT", "0")

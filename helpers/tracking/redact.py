@@ -121,11 +121,19 @@ class Redactor:
 
     def __init__(self, mask: Callable[[Any], Any] | None = None):
         self.mask = mask
-        self._known = _known_secrets()
         self._key_verdicts: dict[str, bool] = {}
         self._text_cache: dict[str, str] = {}
+        self.read_environment()
+
+    def read_environment(self) -> None:
+        """(Re)read the values of secret-named environment variables that redact_text replaces."""
+        known = _known_secrets()
+        if known == getattr(self, "_known", None):
+            return
+        self._known = known
+        self._text_cache.clear()
         try:
-            self._known_json: list[bytes] | None = [orjson.dumps(secret)[1:-1] for secret in self._known]
+            self._known_json: list[bytes] | None = [orjson.dumps(secret)[1:-1] for secret in known]
         except (TypeError, orjson.JSONEncodeError):  # a secret that is no valid text: never screen by bytes
             self._known_json = None
 
@@ -261,6 +269,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a record that cannot be formatted is left to logging's own error handling
             return True
+        self.redactor.read_environment()  # a secret set after import (load_dotenv in a notebook) counts too
         cleaned = self.redactor.redact_text(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
