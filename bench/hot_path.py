@@ -136,7 +136,7 @@ def target_line(results: dict) -> str:
     """The three targets side by side (wall-time medians; the caller's CPU time in brackets)."""
     fast, slow = results["floor"], results["floor_20ms"]
     r, c = fast["ratio_to_untracked"], fast["cpu_ratio_to_untracked"]
-    rs, cs = slow["ratio_to_untracked"], slow["cpu_ratio_to_untracked"]
+    rs = slow["ratio_to_untracked"]
     return (f"hot path, {fast['rounds']} interleaved rounds: instant model ours {r['ours']:.2f}x / floor "
             f"{r['floor_tracer']:.2f}x = {fast['ours_over_floor']:.3f} (target <= 1.2; CPU {c['ours']:.2f}x / "
             f"{c['floor_tracer']:.2f}x = {fast['cpu_ours_over_floor']:.3f}) | 20 ms model {rs['ours']:.3f}x "

@@ -11,12 +11,11 @@ import math
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_tracking_secrets import SECRETS
 
 from helpers.tracking.handler import encode_line
 from helpers.tracking.redact import REDACTED, Redactor
 from helpers.tracking.serialize import MAX_DEPTH, is_plain, span_fields
-
-from test_tracking_secrets import SECRETS
 
 secret_texts = st.sampled_from(list(SECRETS.values())).flatmap(
     lambda s: st.sampled_from([s, f"key {s} here", f"Bearer {s}", f"https://u:{s}@h/p", f"https://h/p?api_key={s}"]))
