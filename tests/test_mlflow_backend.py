@@ -261,22 +261,25 @@ def test_a_server_on_another_mlflow_version_is_one_clear_line(stubbed_sagemaker,
     assert no_network == []
 
 
-def test_the_run_link_on_aws_is_a_presigned_managed_ui_url(stubbed_sagemaker, no_network):
-    from helpers.backends.mlflow_setup import ui_link
+def test_the_run_link_on_aws_names_the_run_page_and_the_presigned_url_is_only_returned(stubbed_sagemaker, no_network):
+    """The logged link holds no credential; presigned_ui_url returns the sign-in URL at the run's page."""
+    from helpers.backends.mlflow_setup import presigned_ui_url, ui_link
 
     stub = stubbed_sagemaker("us-east-1")
     signed = "https://app-pairing1.mlflow.sagemaker.us-east-1.app.aws/auth?authToken=opaque"
     stub.add_response("create_presigned_mlflow_app_url", {"AuthorizedUrl": signed},
                       {"Arn": APP_ARN, "ExpiresInSeconds": 300, "SessionExpirationDurationInSeconds": 43200})
-    assert ui_link(APP_ARN, "7", "abc") == signed + "#/experiments/7/runs/abc"
+    link = ui_link(APP_ARN, "7", "abc")
+    assert "Open MLflow" in link and "#/experiments/7/runs/abc" in link and "presigned_ui_url" in link
+    assert "authToken" not in link and "opaque" not in link
+    assert presigned_ui_url(APP_ARN, "7", "abc") == signed + "#/experiments/7/runs/abc"
     server = stubbed_sagemaker("eu-west-1")
     server.add_response("create_presigned_mlflow_tracking_server_url", {"AuthorizedUrl": "https://t.example/x"},
                         {"TrackingServerName": "team-server", "ExpiresInSeconds": 300,
                          "SessionExpirationDurationInSeconds": 43200})
-    assert ui_link(SERVER_ARN, "7", "abc") == "https://t.example/x#/experiments/7/runs/abc"
-    stub.add_client_error("create_presigned_mlflow_app_url", "AccessDeniedException", "not allowed")
-    fallback = ui_link(APP_ARN, "7", "abc")
-    assert "Open MLflow" in fallback and "CreatePresignedMlflowAppUrl" in fallback and "run abc" in fallback
+    assert presigned_ui_url(SERVER_ARN, "7") == "https://t.example/x#/experiments/7"
+    stub.assert_no_pending_responses()
+    server.assert_no_pending_responses()
     assert ui_link("http://127.0.0.1:5000", "7", "abc") == "http://127.0.0.1:5000/#/experiments/7/runs/abc"
     assert no_network == []
 

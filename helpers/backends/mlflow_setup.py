@@ -160,36 +160,42 @@ UI_SESSION_S = 12 * 3600  # the UI session it opens
 
 
 def ui_link(uri: str, experiment_id: str | None, run_id: str | None = None) -> str | None:
-    """Where to see a run in the MLflow UI.
+    """Where to see a run in the MLflow UI (text that holds no credential: it is logged and saved in notebooks).
 
-    For an ARN: the managed MLflow UI, through a presigned URL (CreatePresignedMlflowAppUrl, or
-    CreatePresignedMlflowTrackingServerUrl for a tracking server) with the run's page as its fragment; the URL
-    is single-use and must be opened within 5 minutes, so a saved notebook holds no lasting access. Without
-    the permission, how to open it from Studio. Else the http server's run page, or `make ui`'s address.
+    For an ARN: the Studio path to the managed MLflow UI and the run's page, and how to get a sign-in link
+    (presigned_ui_url, which is a credential and is therefore never logged). Else the http server's run page,
+    or `make ui`'s address.
     """
-    page = f"#/experiments/{experiment_id}/runs/{run_id}" if experiment_id and run_id else \
-        (f"#/experiments/{experiment_id}" if experiment_id else "")
+    page = run_page(experiment_id, run_id)
     if uri.startswith("arn:"):
         parts = ARN.match(uri)
         if parts is None:
             return None
-        try:
-            return presigned_ui_url(uri) + page
-        except Exception as error:
-            log.info("No presigned MLflow UI URL (%s: %s).", type(error).__name__, error)
-            return (f"SageMaker Studio > Applications > MLflow > {parts['name']} > Open MLflow "
-                    f"(experiment {experiment_id}, run {run_id}); a link needs sagemaker:CreatePresignedMlflow"
-                    f"{'App' if parts['kind'] == 'mlflow-app' else 'TrackingServer'}Url")
+        return (f"SageMaker Studio > Applications > MLflow > {parts['name']} > Open MLflow, then {page or '/'}; "
+                f"or open helpers.backends.mlflow_setup.presigned_ui_url({uri!r}, {experiment_id!r}, {run_id!r}) "
+                f"in a browser (a single-use sign-in link, valid 5 minutes; it is a credential, so it is not printed)")
     if uri.startswith("http"):
         return uri.rstrip("/") + (f"/{page}" if page else "")
     return "http://127.0.0.1:5000 (run `make ui`)" + (f", then /{page}" if page else "")
 
 
-def presigned_ui_url(uri: str) -> str:
-    """A presigned URL that opens the managed MLflow UI of an MLflow App or tracking-server ARN."""
+def run_page(experiment_id: str | None, run_id: str | None = None) -> str:
+    """The MLflow UI's fragment for an experiment or one of its runs ('' for neither)."""
+    if experiment_id and run_id:
+        return f"#/experiments/{experiment_id}/runs/{run_id}"
+    return f"#/experiments/{experiment_id}" if experiment_id else ""
+
+
+def presigned_ui_url(uri: str, experiment_id: str | None = None, run_id: str | None = None) -> str:
+    """A presigned URL that opens the managed MLflow UI of an MLflow App or tracking-server ARN (at the run's page).
+
+    The URL is a credential (single-use, to be opened within 5 minutes): open it, don't print or log it.
+    """
     parts = check_arn(uri)
     client = sagemaker_client(parts["region"])
     times = {"ExpiresInSeconds": UI_LINK_FIRST_USE_S, "SessionExpirationDurationInSeconds": UI_SESSION_S}
     if parts["kind"] == "mlflow-app":
-        return client.create_presigned_mlflow_app_url(Arn=uri, **times)["AuthorizedUrl"]
-    return client.create_presigned_mlflow_tracking_server_url(TrackingServerName=parts["name"], **times)["AuthorizedUrl"]
+        url = client.create_presigned_mlflow_app_url(Arn=uri, **times)["AuthorizedUrl"]
+    else:
+        url = client.create_presigned_mlflow_tracking_server_url(TrackingServerName=parts["name"], **times)["AuthorizedUrl"]
+    return url + run_page(experiment_id, run_id)
