@@ -212,7 +212,7 @@ def main(argv=None) -> int:
             ("peers", lambda: peer_rows.peers(tmp, 5 if quick else 40, 3 if quick else 5)),
             ("evaluation", lambda: evaluation.run_all(session, tmp / "evaluation", quick)),
             ("mlflow_backend", lambda: mlflow_backend(session, spool, tmp / "mlflow", invocations=5 if quick else 20,
-                                                      rounds=2 if quick else 3)),
+                                                      rounds=2 if quick else 7)),
         ]
         results = {"quick": quick, "latency_ms": latency * 1000}
         for name, step in steps:
