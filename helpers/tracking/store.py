@@ -99,8 +99,8 @@ class ExperimentsStore:
 
     @property
     def s3(self):
-        if self._s3 is None:
-            self._s3 = self.session.boto_session.client("s3")
+        if self._s3 is None:  # the session's own client: one per session, not one (thousands of objects) per run
+            self._s3 = getattr(self.session, "s3_client", None) or self.session.boto_session.client("s3")
         return self._s3
 
     def put_segment(self, name: str, body: bytes) -> None:
