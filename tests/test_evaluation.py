@@ -143,6 +143,22 @@ def test_resume_works_from_the_run_artifact_when_the_local_spool_is_gone(local_s
     assert result.resumed_rows == 3 and len(result.table()) == 6
 
 
+def test_a_spool_of_another_local_store_is_not_taken_for_this_runs_rows(local_session, tmp_path):
+    """Two stand-in folders share the default bucket's name: the same experiment and run in the second store
+    runs every row and holds them all (a spool of the first is another store's, not a resume)."""
+    from helpers.experiments import open_session
+
+    evaluate(chain, ROWS, ["contains"], experiment_name="ev", run_name="same", sagemaker_session=local_session,
+             progress=False)
+    other = open_session("local", local_dir=tmp_path / "another-store")
+    result = evaluate(chain, ROWS, ["contains"], experiment_name="ev", run_name="same", sagemaker_session=other,
+                      progress=False)
+    assert result.resumed_rows == 0 and len(result.table()) == len(ROWS)
+    rows = artifact_rows(other, tc_of(other, "ev", "same"))
+    assert sorted(r["inputs"]["topic"] for r in rows if r.get("type") == "evaluation_row") == sorted(
+        r["topic"] for r in ROWS)
+
+
 @pytest.mark.drills
 def test_memory_stays_flat_over_many_rows(local_session, tmp_path, monkeypatch):
     """The evaluation holds no row and no result; what it keeps per row is a hash and a latency."""

@@ -170,7 +170,7 @@ def _writer_id() -> str:
 class ResultsSpool:
     """This execution's results file; knows every row recorded before (any writer), uploads its own segments.
 
-    The local file `<dir>/<experiment>--<run>--<store hash>.jsonl` keeps its writer id and uploaded offset
+    The local file `<dir>/<experiment>--<run>--<hash of store and prefix>.jsonl` keeps its writer id and uploaded offset
     beside it (`.meta.json`), so a re-run on the same machine goes on from where the last upload stopped.
     """
 
@@ -184,7 +184,10 @@ class ResultsSpool:
         self.store = ExperimentsStore.for_run(run, artifact_name)
         self.prefix_uri = self.store.trace_uri
         run_name = getattr(run, "run_name", None) or self.store.tc_name
-        tag = hashlib.sha256(self.prefix_uri.encode()).hexdigest()[:8]
+        # The store's identity (the stand-in's folder, or the account) as well as the prefix: every local store
+        # has the same default bucket, and a spool of another store must never look like this run's rows.
+        where = json.dumps(self.store.identity(), sort_keys=True, default=str) + self.prefix_uri
+        tag = hashlib.sha256(where.encode()).hexdigest()[:8]
         self.path = Path(directory) / f"{experiment_name}--{run_name}--{tag}.jsonl"
         self.meta_path = self.path.with_name(self.path.name[: -len(".jsonl")] + ".meta.json")
         self.upload_interval_s = upload_interval_s
