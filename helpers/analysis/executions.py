@@ -14,7 +14,7 @@ import pandas as pd
 from ..experiments import open_session
 from .jsonl import line_reader
 from .segments import Segment, read_segments, trace_uris, writer_started
-from .traces import SCHEMA_VERSIONS, iter_trial_components, run_name_of
+from .traces import SCHEMA_VERSIONS, run_name_of, runs_of
 
 COLUMNS = ["run_name", "execution_id", "started", "status", "message", "spans", "first_span_start", "last_span_end",
            "last_upload", "segments", "unreadable_segments", "recovered", "recovered_segments", "pid",
@@ -40,10 +40,7 @@ def load_executions(experiment_name: str, run_names: list[str] | None = None, sa
         raise ValueError("load_executions reads SageMaker Experiments traces; an MLflow tracker keeps each "
                          "writer's segments as run artifacts under langchain-trace/ (see the README).")
     session = sagemaker_session or open_session()
-    tcs = iter_trial_components(session, experiment_name)
-    if run_names is not None:
-        wanted = {n.lower() for n in run_names}
-        tcs = (tc for tc in tcs if run_name_of(tc).lower() in wanted)
+    tcs = runs_of(session, experiment_name, run_names)
     s3 = session.boto_session.client("s3")
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         rows = [row for rows in pool.map(lambda tc: executions_of(run_name_of(tc), read_segments(s3, tc)),

@@ -210,6 +210,15 @@ def _fetch_columns(s3, tc: dict, experiment_name: str | None) -> tuple[str, dict
     return run_name, span_columns(run_name, spans), status, bad
 
 
+def runs_of(session, experiment_name: str, run_names=None):
+    """The experiment's trial components, as they are paged in; only run_names' (any case) if given."""
+    tcs = iter_trial_components(session, experiment_name)
+    if run_names is None:
+        return tcs
+    wanted = {n.lower() for n in run_names}
+    return (tc for tc in tcs if run_name_of(tc).lower() in wanted)
+
+
 def load_traces(experiment_name: str | None = None, run_names: list[str] | None = None,
                 sagemaker_session=None, max_workers: int = 16, progress: bool | None = None,
                 with_status: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
@@ -229,10 +238,7 @@ def load_traces(experiment_name: str | None = None, run_names: list[str] | None 
             status["unreadable_segments"] = [[] for _ in range(len(status))]
         return (frame, status) if with_status else frame
     session = sagemaker_session or open_session()
-    tcs = iter_trial_components(session, experiment_name)
-    if run_names is not None:
-        wanted = {n.lower() for n in run_names}
-        tcs = (tc for tc in tcs if run_name_of(tc).lower() in wanted)
+    tcs = runs_of(session, experiment_name, run_names)
     s3 = session.boto_session.client("s3")
     columns, statuses = empty_columns(), []
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
