@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -38,10 +39,17 @@ def _child(index: int, shards: int, chain, data, store: Path, results_dir: Path,
 
 
 def main(rounds: int = 3, shards: int = 2) -> dict:
+    directory = Path(tempfile.mkdtemp(prefix="bench-shards-"))
+    try:
+        return _measure(directory, rounds, shards)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _measure(directory: Path, rounds: int, shards: int) -> dict:
     from bench.evaluation import _chain
     from helpers.experiments import open_session
 
-    directory = Path(tempfile.mkdtemp(prefix="bench-shards-"))
     os.environ.setdefault("SAGEMAKER_TRACE_SPOOL_DIR", str(directory / "spool"))
     store = directory / "local"
     session, chain = open_session("local", local_dir=store), _chain(DELAY_S)
